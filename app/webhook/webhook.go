@@ -1,0 +1,204 @@
+// Package webhook is gatehouse's intake: it verifies a GitHub delivery's
+// signature before reading it, caps its size, keeps only the events gatehouse
+// acts on, and hands it to a Sink that stores and enqueues it in one
+// transaction. It never calls GitHub and never scans: GitHub gives a delivery
+// ten seconds and does not retry on its own.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/google/go-github/v88/github"
+)
+
+// MaxBodyBytes is GitHub's cap on webhook payloads (25 MB).
+const MaxBodyBytes = 25 << 20
+
+// Delivery is a verified delivery, ready to be stored.
+type Delivery struct {
+	ID             string // X-GitHub-Delivery
+	Event          string // X-GitHub-Event
+	Action         string
+	InstallationID int64
+	Repo           string // owner/name, empty for installation events
+	Payload        []byte
+	ReceivedAt     time.Time
+}
+
+// Sink persists a delivery and enqueues its job atomically. inserted is
+// false when the delivery id was seen before (a redelivery or duplicate).
+type Sink interface {
+	Accept(ctx context.Context, d Delivery) (inserted bool, err error)
+}
+
+// Observer receives the outcome of every request (metrics).
+type Observer interface {
+	Webhook(event, result string, took time.Duration)
+}
+
+// Config configures the Handler.
+type Config struct {
+	// Secrets are the accepted webhook secrets: the current one first, and
+	// during a rotation the previous one, so no delivery is lost while
+	// GitHub and gatehouse switch over. Empty means "not configured": every
+	// delivery is answered 503.
+	Secrets  [][]byte
+	Sink     Sink
+	Logger   *slog.Logger
+	Observer Observer
+	Now      func() time.Time
+}
+
+// Handler is the gin handler for POST /webhooks/github.
+type Handler struct {
+	cfg Config
+}
+
+// New builds a Handler.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Handler{cfg: cfg}
+}
+
+// handled lists the event actions gatehouse acts on; an empty set means
+// every action. Everything else is acknowledged and dropped.
+var handled = map[string]map[string]bool{
+	"pull_request":              {"opened": true, "synchronize": true, "reopened": true, "ready_for_review": true},
+	"push":                      {},
+	"check_run":                 {"rerequested": true},
+	"check_suite":               {"rerequested": true},
+	"issue_comment":             {"created": true},
+	"installation":              {"created": true, "deleted": true},
+	"installation_repositories": {"added": true},
+}
+
+// envelope is the part of any payload the intake reads.
+type envelope struct {
+	Action       string `json:"action"`
+	Deleted      bool   `json:"deleted"` // push: branch deletion
+	Installation *struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	Repository *struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+}
+
+// ServeGin handles one delivery.
+func (h *Handler) ServeGin(c *gin.Context) {
+	start := h.cfg.Now()
+	event := c.GetHeader("X-GitHub-Event")
+	status, result := h.serve(c, event)
+	took := h.cfg.Now().Sub(start)
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.Webhook(metricEvent(event), result, took)
+	}
+	c.JSON(status, gin.H{"result": result})
+}
+
+func (h *Handler) serve(c *gin.Context, event string) (int, string) {
+	log := h.cfg.Logger.With(slog.String("delivery", c.GetHeader("X-GitHub-Delivery")), slog.String("event", event))
+	if len(h.cfg.Secrets) == 0 {
+		return http.StatusServiceUnavailable, "not configured"
+	}
+	r := c.Request
+	if r.ContentLength > MaxBodyBytes {
+		log.Warn("webhook refused: body too large", slog.Int64("bytes", r.ContentLength))
+		return http.StatusRequestEntityTooLarge, "too large"
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			log.Warn("webhook refused: body too large")
+			return http.StatusRequestEntityTooLarge, "too large"
+		}
+		return http.StatusBadRequest, "unreadable body"
+	}
+	// The signature is checked before anything reads the body's content.
+	if !h.verify(r.Header.Get("X-Hub-Signature-256"), body) {
+		log.Warn("webhook refused: bad or missing signature", slog.String("remote", c.ClientIP()))
+		return http.StatusUnauthorized, "bad signature"
+	}
+	id := r.Header.Get("X-GitHub-Delivery")
+	if id == "" || len(id) > 128 || event == "" || len(event) > 64 {
+		return http.StatusBadRequest, "missing delivery id or event"
+	}
+	if event == "ping" {
+		return http.StatusOK, "pong"
+	}
+	actions, ok := handled[event]
+	if !ok {
+		return http.StatusAccepted, "ignored"
+	}
+	var env envelope
+	if err := json.Unmarshal(body, &env); err != nil {
+		log.Warn("webhook refused: malformed JSON", slog.String("error", err.Error()))
+		return http.StatusBadRequest, "malformed JSON"
+	}
+	if len(actions) > 0 && !actions[env.Action] {
+		return http.StatusAccepted, "ignored"
+	}
+	if event == "push" && env.Deleted {
+		return http.StatusAccepted, "ignored"
+	}
+	if env.Installation == nil || env.Installation.ID <= 0 {
+		return http.StatusBadRequest, "no installation"
+	}
+	d := Delivery{
+		ID: id, Event: event, Action: env.Action, InstallationID: env.Installation.ID,
+		Payload: body, ReceivedAt: h.cfg.Now().UTC(),
+	}
+	if env.Repository != nil {
+		d.Repo = env.Repository.FullName
+	}
+	// A fresh context: the client hanging up must not half-store a delivery.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 8*time.Second)
+	defer cancel()
+	inserted, err := h.cfg.Sink.Accept(ctx, d)
+	if err != nil {
+		log.Error("webhook not stored", slog.String("repo", d.Repo), slog.String("error", err.Error()))
+		return http.StatusServiceUnavailable, "not stored"
+	}
+	if !inserted {
+		log.Info("webhook duplicate ignored", slog.String("repo", d.Repo))
+		return http.StatusAccepted, "duplicate"
+	}
+	log.Info("webhook accepted", slog.String("repo", d.Repo), slog.String("action", d.Action))
+	return http.StatusAccepted, "queued"
+}
+
+// verify checks X-Hub-Signature-256 against each configured secret in
+// constant time (go-github's ValidateSignature uses hmac.Equal).
+func (h *Handler) verify(sig string, body []byte) bool {
+	if sig == "" {
+		return false
+	}
+	ok := false
+	for _, s := range h.cfg.Secrets {
+		if github.ValidateSignature(sig, body, s) == nil {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// metricEvent bounds the event label to the events gatehouse knows.
+func metricEvent(event string) string {
+	if _, ok := handled[event]; ok || event == "ping" {
+		return event
+	}
+	return "other"
+}

@@ -1,0 +1,163 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+)
+
+type memSink struct {
+	mu   sync.Mutex
+	seen map[string]Delivery
+	err  error
+}
+
+func (s *memSink) Accept(_ context.Context, d Delivery) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err != nil {
+		return false, s.err
+	}
+	if _, dup := s.seen[d.ID]; dup {
+		return false, nil
+	}
+	s.seen[d.ID] = d
+	return true, nil
+}
+
+func sign(secret, body []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+func example(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/webhooks/" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func newServer(sink *memSink, secrets ...string) *gin.Engine {
+	gin.SetMode(gin.TestMode)
+	var ss [][]byte
+	for _, s := range secrets {
+		ss = append(ss, []byte(s))
+	}
+	h := New(Config{Secrets: ss, Sink: sink, Logger: slog.New(slog.DiscardHandler)})
+	r := gin.New()
+	r.POST("/webhooks/github", h.ServeGin)
+	return r
+}
+
+func TestIntake(t *testing.T) {
+	pr := example(t, "pull_request.opened")
+	push := example(t, "push")
+	closed := example(t, "pull_request.closed")
+	secret := "s3cret"
+	tests := []struct {
+		name       string
+		event, id  string
+		body       []byte
+		sig        string
+		secrets    []string
+		sinkErr    error
+		wantStatus int
+		wantStored bool
+	}{
+		{name: "signed pull_request.opened is queued", event: "pull_request", id: "d1", body: pr, sig: sign([]byte(secret), pr), wantStatus: 202, wantStored: true},
+		{name: "previous secret during rotation", event: "pull_request", id: "d1", body: pr, sig: sign([]byte("old"), pr), secrets: []string{secret, "old"}, wantStatus: 202, wantStored: true},
+		{name: "forged signature is 401", event: "pull_request", id: "d1", body: pr, sig: sign([]byte("wrong"), pr), wantStatus: 401},
+		{name: "unsigned is 401", event: "pull_request", id: "d1", body: pr, wantStatus: 401},
+		{name: "sha1 signature only is 401", event: "pull_request", id: "d1", body: pr, sig: "sha1=0000", wantStatus: 401},
+		{name: "tampered body is 401", event: "pull_request", id: "d1", body: append(bytes.Clone(pr), ' '), sig: sign([]byte(secret), pr), wantStatus: 401},
+		{name: "not configured is 503", event: "pull_request", id: "d1", body: pr, sig: sign([]byte(secret), pr), secrets: []string{}, wantStatus: 503},
+		{name: "unknown event acknowledged, not stored", event: "star", id: "d1", body: []byte(`{"action":"created"}`), sig: sign([]byte(secret), []byte(`{"action":"created"}`)), wantStatus: 202},
+		{name: "unhandled action acknowledged, not stored", event: "pull_request", id: "d1", body: closed, sig: sign([]byte(secret), closed), wantStatus: 202},
+		{name: "push is queued", event: "push", id: "d2", body: push, sig: sign([]byte(secret), push), wantStatus: 202, wantStored: true},
+		{name: "malformed JSON is 400", event: "pull_request", id: "d1", body: []byte(`{"action":`), sig: sign([]byte(secret), []byte(`{"action":`)), wantStatus: 400},
+		{name: "missing delivery id is 400", event: "pull_request", body: pr, sig: sign([]byte(secret), pr), wantStatus: 400},
+		{name: "store down is 503", event: "pull_request", id: "d1", body: pr, sig: sign([]byte(secret), pr), sinkErr: errors.New("db down"), wantStatus: 503},
+		{name: "ping", event: "ping", id: "d1", body: []byte(`{"zen":"x"}`), sig: sign([]byte(secret), []byte(`{"zen":"x"}`)), wantStatus: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sink := &memSink{seen: map[string]Delivery{}, err: tt.sinkErr}
+			secrets := tt.secrets
+			if secrets == nil {
+				secrets = []string{secret}
+			}
+			srv := newServer(sink, secrets...)
+			req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(tt.body))
+			req.Header.Set("X-GitHub-Event", tt.event)
+			if tt.id != "" {
+				req.Header.Set("X-GitHub-Delivery", tt.id)
+			}
+			if tt.sig != "" {
+				req.Header.Set("X-Hub-Signature-256", tt.sig)
+			}
+			w := httptest.NewRecorder()
+			srv.ServeHTTP(w, req)
+			if w.Code != tt.wantStatus {
+				t.Fatalf("status = %d (%s), want %d", w.Code, w.Body, tt.wantStatus)
+			}
+			if got := len(sink.seen) == 1; got != tt.wantStored {
+				t.Fatalf("stored = %v, want %v", got, tt.wantStored)
+			}
+			if tt.wantStored {
+				d := sink.seen[tt.id]
+				if d.InstallationID == 0 || d.Repo == "" || !bytes.Equal(d.Payload, tt.body) {
+					t.Errorf("delivery = %+v", d)
+				}
+			}
+		})
+	}
+}
+
+func TestIntakeDuplicateStoredOnce(t *testing.T) {
+	pr := example(t, "pull_request.opened")
+	sink := &memSink{seen: map[string]Delivery{}}
+	srv := newServer(sink, "k")
+	var results []string
+	for range 3 {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(pr))
+		req.Header.Set("X-GitHub-Event", "pull_request")
+		req.Header.Set("X-GitHub-Delivery", "same-id")
+		req.Header.Set("X-Hub-Signature-256", sign([]byte("k"), pr))
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		results = append(results, w.Body.String())
+	}
+	if len(sink.seen) != 1 || !strings.Contains(results[0], "queued") || !strings.Contains(results[2], "duplicate") {
+		t.Fatalf("stored %d, answers %v", len(sink.seen), results)
+	}
+}
+
+func TestIntakeBodyCap(t *testing.T) {
+	sink := &memSink{seen: map[string]Delivery{}}
+	srv := newServer(sink, "k")
+	big := bytes.Repeat([]byte("a"), MaxBodyBytes+1)
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(big))
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "big")
+	req.Header.Set("X-Hub-Signature-256", sign([]byte("k"), big))
+	w := httptest.NewRecorder()
+	srv.ServeHTTP(w, req)
+	if w.Code != http.StatusRequestEntityTooLarge || len(sink.seen) != 0 {
+		t.Fatalf("status %d, stored %d", w.Code, len(sink.seen))
+	}
+}

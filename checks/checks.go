@@ -1,0 +1,164 @@
+// Package checks is gatehouse's offline core contract: the normalized Finding
+// every scanner reports, the Check interface each scanner implements, and the
+// Target a check runs on. It knows nothing about GitHub.
+package checks
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strings"
+)
+
+// Names of the built-in checks; also the suffix of their check run names
+// ("gatehouse/secrets").
+const (
+	Secrets      = "secrets"
+	Dependencies = "dependencies"
+	IaC          = "iac"
+)
+
+// Check is one scanner behind gatehouse. Adding a scanner is adding a package
+// that implements this interface and one line in the registry.
+type Check interface {
+	// Name is the check's stable name (Secrets, Dependencies, IaC).
+	Name() string
+	// Engine describes the engine and the data it scans with.
+	Engine() Engine
+	// Run scans the target and returns what it found and what it looked at.
+	// An error means the scan could not be completed; it is never a pass.
+	Run(ctx context.Context, t Target) (*Result, error)
+}
+
+// Engine names a scanning engine and the versions of its code and data, so a
+// verdict can say what it was computed with.
+type Engine struct {
+	Name        string `json:"name"`                   // "gitleaks", "trivy"
+	Version     string `json:"version"`                // module version, e.g. "v8.30.1"
+	DataVersion string `json:"data_version,omitempty"` // rules, check bundle or DB version
+}
+
+// Target is what a check scans: a checkout on disk and, for history-aware
+// checks, a git commit range inside it.
+type Target struct {
+	// Dir is the root of the checkout. Checks must treat it as read-only and
+	// must not follow symlinks out of it.
+	Dir string `json:"dir"`
+	// BaseRev and HeadRev, when HeadRev is set, name a git range base..head
+	// in Dir's repository: the secrets check scans every commit the range
+	// adds. BaseRev empty means "HeadRev and all its ancestors".
+	BaseRev string `json:"base_rev,omitempty"`
+	HeadRev string `json:"head_rev,omitempty"`
+	// Paths, when non-empty, limits the scan to these slash-separated paths
+	// relative to Dir (files or directories). Empty means the whole tree.
+	Paths []string `json:"paths,omitempty"`
+}
+
+// Result is the outcome of one check on one target.
+type Result struct {
+	Check    string    `json:"check"`
+	Engine   Engine    `json:"engine"`
+	Findings []Finding `json:"findings"`
+	// Suppressed lists findings an ignore convention (gitleaks:allow,
+	// .gitleaksignore, .trivyignore, #trivy:ignore, policy exceptions)
+	// suppressed; they are counted and shown, never silently dropped.
+	Suppressed []Suppressed `json:"suppressed,omitempty"`
+	Scope      Scope        `json:"scope"`
+	// SBOM is the CycloneDX JSON document of the dependencies found (the
+	// dependencies check only).
+	SBOM []byte `json:"-"`
+}
+
+// Suppressed is a finding that was not reported, and why.
+type Suppressed struct {
+	Finding Finding `json:"finding"`
+	Reason  string  `json:"reason"`
+}
+
+// Scope says what a check looked at, so "scanned nothing" never looks like
+// "found nothing".
+type Scope struct {
+	Commits int      `json:"commits,omitempty"` // commits scanned (secrets in git mode)
+	Files   int      `json:"files"`             // files read
+	Bytes   int64    `json:"bytes"`             // bytes read
+	Inputs  []string `json:"inputs,omitempty"`  // lockfiles, manifests or IaC files read
+	// Skipped lists files that were not scanned because a limit was hit
+	// (too large, too deep), with the reason.
+	Skipped []Skip `json:"skipped,omitempty"`
+	// Notes are human sentences about the scope ("no lockfiles found").
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Skip is a file a check did not scan, and why.
+type Skip struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// Finding is one problem a check found, normalized across engines.
+type Finding struct {
+	Check    string   `json:"check"`
+	RuleID   string   `json:"rule_id"` // gitleaks rule id, CVE/GHSA id, AVD id
+	Severity Severity `json:"severity"`
+	Title    string   `json:"title"`
+	Message  string   `json:"message,omitempty"`
+	File     string   `json:"file"` // slash-separated, relative to the target root
+	// StartLine and EndLine are 1-based; 0 when the finding has no line
+	// (a lockfile without line information).
+	StartLine int `json:"start_line,omitempty"`
+	EndLine   int `json:"end_line,omitempty"`
+	// Commit is the commit a secret was found in (git mode only).
+	Commit string `json:"commit,omitempty"`
+	// Match is the redacted matched text (secrets only). Never the secret.
+	Match string `json:"match,omitempty"`
+	// Fingerprint identifies the finding independently of its line, so moved
+	// code keeps its fingerprint (see Fingerprint).
+	Fingerprint string      `json:"fingerprint"`
+	Remediation Remediation `json:"remediation"`
+}
+
+// Remediation tells the user how to fix a finding.
+type Remediation struct {
+	Text string `json:"text,omitempty"`
+	URL  string `json:"url,omitempty"`
+	// Dependencies only.
+	Package          string `json:"package,omitempty"`
+	InstalledVersion string `json:"installed_version,omitempty"`
+	FixedVersion     string `json:"fixed_version,omitempty"`
+}
+
+// Location is "file:line" or "file" when the finding has no line.
+func (f Finding) Location() string {
+	if f.StartLine > 0 {
+		return fmt.Sprintf("%s:%d", f.File, f.StartLine)
+	}
+	return f.File
+}
+
+// Fingerprint returns the stable, line-independent fingerprint of a finding:
+// the SHA-256 of check, rule, path and a content key. The content key is
+// whatever identifies the finding's substance without its position: the
+// secret's hash for secrets, package@version for dependencies, the offending
+// code for IaC. Moving code inside a file keeps the fingerprint.
+func Fingerprint(check, rule, path, contentKey string) string {
+	h := sha256.New()
+	for _, s := range []string{check, rule, path, contentKey} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// NormalizeContent makes a content key insensitive to indentation and
+// trailing whitespace, so re-indented code keeps its fingerprint.
+func NormalizeContent(s string) string {
+	lines := strings.Split(s, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}

@@ -1,0 +1,63 @@
+package checks
+
+// Conclusion is the outcome of one check, named as GitHub names check run
+// conclusions.
+type Conclusion string
+
+// The conclusions a verdict can reach.
+const (
+	ConclusionSuccess Conclusion = "success" // nothing found
+	ConclusionNeutral Conclusion = "neutral" // findings, none blocking
+	ConclusionFailure Conclusion = "failure" // a blocking finding or a failed scan
+	ConclusionSkipped Conclusion = "skipped" // the policy turns the check off
+)
+
+// Status says whether a finding is introduced by the change under review.
+type Status string
+
+// Finding statuses.
+const (
+	StatusNew      Status = "new"      // introduced by the change (or no base to compare)
+	StatusExisting Status = "existing" // already present on the base
+)
+
+// Verdict is the policy's decision on one check's result.
+type Verdict struct {
+	Check      string     `json:"check"`
+	Mode       string     `json:"mode"` // block, warn or off
+	Conclusion Conclusion `json:"conclusion"`
+	// Title is the one-line outcome a user reads first
+	// ("2 new high findings block this pull request").
+	Title    string      `json:"title"`
+	Findings []Evaluated `json:"findings"`
+	// Suppressed are findings an ignore file, inline comment or policy
+	// exception removed, with the reason.
+	Suppressed []Suppressed `json:"suppressed,omitempty"`
+	// Notes explain the decision (expired exceptions, limits hit, policy
+	// changes that take effect after merge).
+	Notes []string `json:"notes,omitempty"`
+	// Error is set when the check could not run; the conclusion then follows
+	// the policy's on_error setting.
+	Error string `json:"error,omitempty"`
+}
+
+// Evaluated is a finding with the policy's judgement of it.
+type Evaluated struct {
+	Finding
+	Status   Status `json:"status"`
+	Blocking bool   `json:"blocking"`
+	// Reason says why the finding blocks or does not
+	// ("high ≥ min_severity medium", "existing on base", "mode warn").
+	Reason string `json:"reason,omitempty"`
+}
+
+// Blocking counts the blocking findings.
+func (v *Verdict) Blocking() int {
+	n := 0
+	for _, f := range v.Findings {
+		if f.Blocking {
+			n++
+		}
+	}
+	return n
+}
