@@ -1,0 +1,42 @@
+// Package jobs names gatehouse's queue job kinds and their arguments: the
+// contract between the planner that schedules work and the worker that
+// does it.
+package jobs
+
+// Job kinds.
+const (
+	KindDelivery = "delivery" // plan a stored webhook delivery
+	KindScan     = "scan"     // fetch, scan, evaluate and report one commit
+)
+
+// Delivery is the argument of a KindDelivery job.
+type Delivery struct {
+	DeliveryID string `json:"delivery_id"`
+}
+
+// Scan kinds say what a scan compares.
+const (
+	ScanPullRequest = "pull_request"
+	ScanPush        = "push"
+	ScanBaseline    = "baseline"
+)
+
+// Scan is the argument of a KindScan job.
+type Scan struct {
+	DeliveryID     string `json:"delivery_id"`
+	InstallationID int64  `json:"installation_id"`
+	Repo           string `json:"repo"` // owner/name
+	Kind           string `json:"kind"` // ScanPullRequest, ScanPush, ScanBaseline
+	HeadSHA        string `json:"head_sha"`
+	HeadRef        string `json:"head_ref,omitempty"` // branch pushed to
+	// BaseSHA is the pull request's base commit, or the push's "before"
+	// (empty for a new branch).
+	BaseSHA       string `json:"base_sha,omitempty"`
+	BaseRef       string `json:"base_ref,omitempty"`
+	DefaultBranch string `json:"default_branch,omitempty"`
+	PRNumber      int    `json:"pr_number,omitempty"`
+	// Trigger says who or what asked for the scan ("push", "rerun by @x").
+	Trigger string `json:"trigger,omitempty"`
+	// CheckRuns maps check → check run id created by the planner.
+	CheckRuns map[string]int64 `json:"check_runs"`
+}

@@ -1,0 +1,38 @@
+package queue_test
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/app/queue"
+	"github.com/gatehouse/gatehouse/app/store/storetest"
+)
+
+// BenchmarkAcceptDelivery measures the webhook's durable step: store a
+// delivery with an 8 KiB payload and enqueue its job, one transaction each.
+func BenchmarkAcceptDelivery(b *testing.B) {
+	payload := append(append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), 8<<10)...), `"}`...)
+	for _, driver := range storetest.Drivers() {
+		b.Run(driver, func(b *testing.B) {
+			ctx := context.Background()
+			s := storetest.Open(b, driver)
+			q, err := queue.New(s, queue.Config{Logger: storetest.Logger(b)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				d := delivery("bench-" + strconv.Itoa(i))
+				d.Payload = payload
+				inserted, err := q.AcceptDelivery(ctx, d, "plan", planArgs{DeliveryID: d.ID, Repo: d.Repo})
+				if err != nil || !inserted {
+					b.Fatalf("AcceptDelivery = %v, %v", inserted, err)
+				}
+			}
+		})
+	}
+}

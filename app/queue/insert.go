@@ -1,0 +1,130 @@
+package queue
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/gatehouse/gatehouse/app/store"
+)
+
+// EnqueueOpts tune one Enqueue.
+type EnqueueOpts struct {
+	// UniqueKey, if set, makes the enqueue a no-op while a job of the same
+	// kind and key is waiting, scheduled, running or awaiting a retry. Once
+	// that job has completed or died, the key is free again.
+	UniqueKey string
+	// ScheduledAt delays the job until then (zero: run now).
+	ScheduledAt time.Time
+	// MaxAttempts overrides the kind's attempt limit.
+	MaxAttempts int
+}
+
+// AcceptDelivery stores the webhook delivery d and enqueues a job of the
+// given kind for it, in one transaction: either both are stored or neither.
+// A delivery whose ID is already stored (a redelivery) enqueues nothing and
+// returns inserted=false.
+func (q *Queue) AcceptDelivery(ctx context.Context, d store.Delivery, kind string, args any) (inserted bool, err error) {
+	ra, opts, err := q.prepare(kind, args, EnqueueOpts{})
+	if err != nil {
+		return false, fmt.Errorf("accept delivery %s: %w", d.ID, err)
+	}
+	err = q.store.InTx(ctx, func(tx *store.Tx) error {
+		ok, err := tx.InsertDelivery(ctx, d)
+		if err != nil || !ok {
+			return err
+		}
+		if _, err := q.inserter.insertTx(ctx, tx, ra, opts); err != nil {
+			return fmt.Errorf("enqueue %s: %w", kind, err)
+		}
+		inserted = true
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("accept delivery %s: %w", d.ID, err)
+	}
+	return inserted, nil
+}
+
+// Enqueue adds a job of the given kind; args are encoded to JSON (a
+// json.RawMessage or []byte is taken as already encoded).
+func (q *Queue) Enqueue(ctx context.Context, kind string, args any, opts EnqueueOpts) error {
+	ra, ropts, err := q.prepare(kind, args, opts)
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	err = q.store.InTx(ctx, func(tx *store.Tx) error {
+		_, err := q.inserter.insertTx(ctx, tx, ra, ropts)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	return nil
+}
+
+// EnqueueTx adds a job inside the caller's transaction, so the job exists
+// exactly when the caller's other writes do.
+func (q *Queue) EnqueueTx(ctx context.Context, tx *store.Tx, kind string, args any, opts EnqueueOpts) error {
+	ra, ropts, err := q.prepare(kind, args, opts)
+	if err != nil {
+		return fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	if _, err := q.inserter.insertTx(ctx, tx, ra, ropts); err != nil {
+		return fmt.Errorf("enqueue %s: %w", kind, err)
+	}
+	return nil
+}
+
+// prepare encodes args and resolves the insert options for kind.
+func (q *Queue) prepare(kind string, args any, opts EnqueueOpts) (rawArgs, *river.InsertOpts, error) {
+	if kind == "" {
+		return rawArgs{}, nil, errors.New("empty job kind")
+	}
+	q.mu.RLock()
+	k, known := q.kinds[kind]
+	q.mu.RUnlock()
+	if !known && q.cfg.Workers > 0 {
+		return rawArgs{}, nil, fmt.Errorf("job kind %q is not registered", kind)
+	}
+	data, err := encodeArgs(args)
+	if err != nil {
+		return rawArgs{}, nil, err
+	}
+	if opts.MaxAttempts < 0 {
+		return rawArgs{}, nil, fmt.Errorf("negative MaxAttempts %d", opts.MaxAttempts)
+	}
+	ropts := &river.InsertOpts{
+		MaxAttempts: cmp.Or(opts.MaxAttempts, k.opts.MaxAttempts, q.cfg.MaxAttempts),
+		ScheduledAt: opts.ScheduledAt,
+	}
+	return rawArgs{kind: kind, data: data, uniqueKey: opts.UniqueKey}, ropts, nil
+}
+
+// encodeArgs returns args as JSON.
+func encodeArgs(args any) ([]byte, error) {
+	var data []byte
+	switch a := args.(type) {
+	case nil:
+		return []byte("{}"), nil
+	case json.RawMessage:
+		data = a
+	case []byte:
+		data = a
+	default:
+		b, err := json.Marshal(args)
+		if err != nil {
+			return nil, fmt.Errorf("encode job args: %w", err)
+		}
+		return b, nil
+	}
+	if !json.Valid(data) {
+		return nil, errors.New("encode job args: not valid JSON")
+	}
+	return data, nil
+}

@@ -1,0 +1,206 @@
+// Package report writes gatehouse's verdicts to GitHub: check runs through
+// their lifecycle (queued, in progress, completed), annotations in batches
+// of at most 50, and review and summary comments.
+package report
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/go-github/v88/github"
+
+	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/templates"
+)
+
+// MaxAnnotations is GitHub's limit of annotations per check run request.
+const MaxAnnotations = 50
+
+// CheckRunName is the name a check's run carries on GitHub.
+func CheckRunName(check string) string { return "gatehouse/" + check }
+
+// Repo names a repository.
+type Repo struct{ Owner, Name string }
+
+// String is "owner/name".
+func (r Repo) String() string { return r.Owner + "/" + r.Name }
+
+// CheckRuns manages one commit's check runs.
+type CheckRuns struct {
+	GH      *github.Client
+	Repo    Repo
+	HeadSHA string
+	AppID   int64
+}
+
+// Ensure creates a queued check run for each check unless one with the same
+// external id already exists on the commit (a retried job updates its own
+// runs instead of creating new ones). It returns check → check run id.
+func (c *CheckRuns) Ensure(ctx context.Context, names []string, externalID func(check string) string, detailsURL string) (map[string]int64, error) {
+	existing, err := c.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := map[string]int64{}
+	for _, check := range names {
+		ext := externalID(check)
+		if id, ok := existing[ext]; ok {
+			ids[check] = id
+			continue
+		}
+		opts := github.CreateCheckRunOptions{
+			Name: CheckRunName(check), HeadSHA: c.HeadSHA,
+			ExternalID: github.Ptr(ext), Status: github.Ptr("queued"),
+		}
+		if detailsURL != "" {
+			opts.DetailsURL = github.Ptr(detailsURL)
+		}
+		run, _, err := c.GH.Checks.CreateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, opts)
+		if err != nil {
+			return nil, fmt.Errorf("create check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
+		}
+		ids[check] = run.GetID()
+	}
+	return ids, nil
+}
+
+// list returns the app's check runs on the commit by external id.
+func (c *CheckRuns) list(ctx context.Context) (map[string]int64, error) {
+	out := map[string]int64{}
+	opts := &github.ListCheckRunsOptions{Filter: github.Ptr("all"), ListOptions: github.ListOptions{PerPage: 100}}
+	if c.AppID > 0 {
+		opts.AppID = github.Ptr(c.AppID)
+	}
+	for {
+		res, resp, err := c.GH.Checks.ListCheckRunsForRef(ctx, c.Repo.Owner, c.Repo.Name, c.HeadSHA, opts)
+		if err != nil {
+			return nil, fmt.Errorf("list check runs of %s@%s: %w", c.Repo, c.HeadSHA, err)
+		}
+		for _, r := range res.CheckRuns {
+			if r.GetExternalID() != "" {
+				if _, seen := out[r.GetExternalID()]; !seen {
+					out[r.GetExternalID()] = r.GetID()
+				}
+			}
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// Start marks a check run in progress.
+func (c *CheckRuns) Start(ctx context.Context, check string, id int64) error {
+	_, _, err := c.GH.Checks.UpdateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, id, github.UpdateCheckRunOptions{
+		Name: CheckRunName(check), Status: github.Ptr("in_progress"),
+	})
+	if err != nil {
+		return fmt.Errorf("start check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
+	}
+	return nil
+}
+
+// Complete writes a verdict to its check run: annotations in batches of at
+// most 50 (each request appends), the last batch with the conclusion.
+func (c *CheckRuns) Complete(ctx context.Context, id int64, v checks.Verdict, out templates.CheckRunOutput, now time.Time) error {
+	anns := Annotations(v)
+	output := func(batch []*github.CheckRunAnnotation) *github.CheckRunOutput {
+		return &github.CheckRunOutput{
+			Title: github.Ptr(out.Title), Summary: github.Ptr(out.Summary),
+			Text: github.Ptr(out.Text), Annotations: batch,
+		}
+	}
+	for len(anns) > MaxAnnotations {
+		batch := anns[:MaxAnnotations]
+		anns = anns[MaxAnnotations:]
+		_, _, err := c.GH.Checks.UpdateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, id, github.UpdateCheckRunOptions{
+			Name: CheckRunName(v.Check), Output: output(batch),
+		})
+		if err != nil {
+			return fmt.Errorf("annotate check run %s on %s@%s: %w", v.Check, c.Repo, c.HeadSHA, err)
+		}
+	}
+	_, _, err := c.GH.Checks.UpdateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, id, github.UpdateCheckRunOptions{
+		Name: CheckRunName(v.Check), Status: github.Ptr("completed"),
+		Conclusion: github.Ptr(string(v.Conclusion)), CompletedAt: &github.Timestamp{Time: now},
+		Output: output(anns),
+	})
+	if err != nil {
+		return fmt.Errorf("complete check run %s on %s@%s: %w", v.Check, c.Repo, c.HeadSHA, err)
+	}
+	return nil
+}
+
+// Fail completes a check run with failure and a reason (a job that will not
+// be retried again), so no run stays in progress forever.
+func (c *CheckRuns) Fail(ctx context.Context, check string, id int64, title, summary string, now time.Time) error {
+	_, _, err := c.GH.Checks.UpdateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, id, github.UpdateCheckRunOptions{
+		Name: CheckRunName(check), Status: github.Ptr("completed"), Conclusion: github.Ptr("failure"),
+		CompletedAt: &github.Timestamp{Time: now},
+		Output:      &github.CheckRunOutput{Title: github.Ptr(title), Summary: github.Ptr(summary)},
+	})
+	if err != nil {
+		return fmt.Errorf("fail check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
+	}
+	return nil
+}
+
+// Annotations turns a verdict's findings into check run annotations:
+// failure for blocking findings, warning for the rest. Findings without a
+// line are annotated on line 1 of their file (GitHub requires a line).
+func Annotations(v checks.Verdict) []*github.CheckRunAnnotation {
+	var out []*github.CheckRunAnnotation
+	for _, f := range v.Findings {
+		if f.File == "" {
+			continue
+		}
+		start, end := f.StartLine, f.EndLine
+		if start < 1 {
+			start = 1
+		}
+		if end < start {
+			end = start
+		}
+		level := "warning"
+		if f.Blocking {
+			level = "failure"
+		}
+		msg := f.Message
+		if msg == "" {
+			msg = f.Title
+		}
+		if f.Reason != "" {
+			msg += "\n\n" + f.Reason
+		}
+		if fix := fixLine(f.Finding); fix != "" {
+			msg += "\n\nFix: " + fix
+		}
+		out = append(out, &github.CheckRunAnnotation{
+			Path: github.Ptr(f.File), StartLine: github.Ptr(start), EndLine: github.Ptr(end),
+			AnnotationLevel: github.Ptr(level),
+			Title:           github.Ptr(truncate(fmt.Sprintf("%s %s (%s, %s)", f.RuleID, f.Title, f.Severity, f.Status), 255)),
+			Message:         github.Ptr(truncate(msg, 64000)),
+		})
+	}
+	return out
+}
+
+func fixLine(f checks.Finding) string {
+	r := f.Remediation
+	switch {
+	case r.Package != "" && r.FixedVersion != "":
+		return fmt.Sprintf("upgrade %s from %s to %s", r.Package, r.InstalledVersion, r.FixedVersion)
+	case r.Text != "":
+		return r.Text
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}

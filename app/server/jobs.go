@@ -1,0 +1,113 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/app/jobs"
+	"github.com/gatehouse/gatehouse/app/queue"
+	"github.com/gatehouse/gatehouse/app/store"
+	"github.com/gatehouse/gatehouse/app/webhook"
+)
+
+func (s *Server) registerJobs() {
+	s.queue.Register(jobs.KindDelivery, func(ctx context.Context, j *queue.Job) error {
+		var a jobs.Delivery
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			return queue.Cancel(fmt.Errorf("decode delivery job: %w", err))
+		}
+		return s.timed(jobs.KindDelivery, func() error { return s.planner.Plan(ctx, a.DeliveryID) })
+	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: 2 * time.Minute})
+	s.queue.Register(jobs.KindScan, func(ctx context.Context, j *queue.Job) error {
+		var a jobs.Scan
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			return queue.Cancel(fmt.Errorf("decode scan job: %w", err))
+		}
+		return s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a) })
+	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: 15 * time.Minute})
+}
+
+func (s *Server) timed(kind string, fn func() error) error {
+	start := time.Now()
+	err := fn()
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	s.metrics.JobDuration.WithLabelValues(kind, outcome).Observe(time.Since(start).Seconds())
+	return err
+}
+
+// onDiscard runs when a job used its last attempt: its check runs must not
+// stay queued or in progress forever.
+func (s *Server) onDiscard(ctx context.Context, j *queue.Job, cause error) {
+	log := s.log.With(slog.String("kind", j.Kind), slog.Int64("job", j.ID))
+	log.Error("job dead-lettered", slog.String("error", cause.Error()))
+	if j.Kind != jobs.KindScan || s.worker == nil {
+		return
+	}
+	var a jobs.Scan
+	if err := json.Unmarshal(j.Args, &a); err != nil {
+		return
+	}
+	if err := s.worker.Fail(ctx, a, cause); err != nil {
+		log.Error("could not mark check runs failed", slog.String("repo", a.Repo), slog.String("sha", a.HeadSHA), slog.String("error", err.Error()))
+	}
+}
+
+// deliverySink stores a delivery and enqueues its planning job in one
+// transaction (webhook.Sink).
+type deliverySink struct{ q *queue.Queue }
+
+func (d deliverySink) Accept(ctx context.Context, w webhook.Delivery) (bool, error) {
+	return d.q.AcceptDelivery(ctx, store.Delivery{
+		ID: w.ID, Event: w.Event, Action: w.Action, InstallationID: w.InstallationID,
+		Repo: w.Repo, Payload: w.Payload, ReceivedAt: w.ReceivedAt,
+	}, jobs.KindDelivery, jobs.Delivery{DeliveryID: w.ID})
+}
+
+// deliverySource reads stored deliveries (planner.DeliverySource).
+type deliverySource struct{ st *store.Store }
+
+func (d deliverySource) Delivery(ctx context.Context, id string) (string, []byte, error) {
+	del, err := d.st.GetDelivery(ctx, id)
+	if err != nil {
+		return "", nil, err
+	}
+	return del.Event, del.Payload, nil
+}
+
+// scanQueue enqueues scans (planner.Enqueuer): one job per delivery and
+// commit, so a retried planner does not enqueue twice.
+type scanQueue struct {
+	q           *queue.Queue
+	maxAttempts int
+}
+
+func (sq scanQueue) EnqueueScan(ctx context.Context, a jobs.Scan) error {
+	return sq.q.Enqueue(ctx, jobs.KindScan, a, queue.EnqueueOpts{
+		UniqueKey: "scan:" + a.DeliveryID + ":" + a.HeadSHA, MaxAttempts: sq.maxAttempts,
+	})
+}
+
+// family is a bounded label for a GitHub API route.
+func family(r *http.Request) string {
+	if r == nil {
+		return "unknown"
+	}
+	p := r.URL.Path
+	for _, f := range []string{"check-runs", "access_tokens", "pulls", "issues", "contents", "collaborators", "compare", "tarball", "code-scanning", "installation"} {
+		if strings.Contains(p, "/"+f) {
+			return f
+		}
+	}
+	if strings.HasSuffix(p, ".git/info/refs") || strings.HasSuffix(p, "git-upload-pack") {
+		return "git"
+	}
+	return "other"
+}

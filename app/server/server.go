@@ -1,0 +1,272 @@
+// Package server wires gatehouse serve: the HTTP server (webhooks, health,
+// metrics), the store and queue, the planner and the worker. It is the
+// program's Main: tests start the real thing in-process with New and Run.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/gatehouse/gatehouse/app/ghclient"
+	"github.com/gatehouse/gatehouse/app/metrics"
+	"github.com/gatehouse/gatehouse/app/planner"
+	"github.com/gatehouse/gatehouse/app/queue"
+	"github.com/gatehouse/gatehouse/app/store"
+	"github.com/gatehouse/gatehouse/app/webhook"
+	"github.com/gatehouse/gatehouse/app/worker"
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+// Roles a process can take.
+const (
+	RoleAll    = "all"
+	RoleWeb    = "web"
+	RoleWorker = "worker"
+)
+
+// Config is gatehouse serve's configuration (flags and GATEHOUSE_* variables).
+type Config struct {
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	Role           string
+	AppID          int64
+	PrivateKey     []byte
+	WebhookSecrets [][]byte
+	GitHubURL      string
+	PublicURL      string
+	Workers        int
+	Logger         *slog.Logger
+
+	// Runner runs the checks; Checks names them in order. Both are
+	// required for the worker role.
+	Runner checks.Runner
+	Checks []string
+	// Decider resolves policy and evaluates results.
+	Decider worker.Decider
+	// DBUpdatedAt reports the vulnerability DB's date (may be nil).
+	DBUpdatedAt func() time.Time
+	// Readiness adds checks to /readyz (name → error or nil).
+	Readiness map[string]func(ctx context.Context) error
+
+	// GitHubTransport replaces the HTTP transport to GitHub (tests).
+	GitHubTransport http.RoundTripper
+	// RetryBaseDelay is the first backoff for GitHub 5xx answers.
+	RetryBaseDelay time.Duration
+	// JobRetryBase is the queue's first retry delay (tests use tiny ones).
+	JobRetryBase time.Duration
+	// MaxAttempts bounds a job's attempts before it is dead-lettered.
+	MaxAttempts int
+	// PollInterval is how often workers look for jobs enqueued elsewhere.
+	PollInterval time.Duration
+}
+
+// Server is a running gatehouse serve.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	queue   *queue.Queue
+	metrics *metrics.Metrics
+	gh      *ghclient.Factory
+	worker  *worker.Worker
+	planner *planner.Planner
+	http    *http.Server
+	ln      net.Listener
+
+	closeOnce sync.Once
+}
+
+// New opens the store, builds the queue and handlers and listens on Addr; Run
+// starts serving.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Role == "" {
+		cfg.Role = RoleAll
+	}
+	if cfg.Role != RoleAll && cfg.Role != RoleWeb && cfg.Role != RoleWorker {
+		return nil, fmt.Errorf("role %q: want web, worker or all", cfg.Role)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = ":8080"
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
+	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	if err := s.setup(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) setup(ctx context.Context) error {
+	cfg := s.cfg
+	urls, err := ghclient.ParseURLs(cfg.GitHubURL)
+	if err != nil {
+		return err
+	}
+	if cfg.AppID > 0 {
+		s.gh, err = ghclient.New(ghclient.Config{
+			URLs: urls, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, Logger: cfg.Logger,
+			Transport: cfg.GitHubTransport, RetryBaseDelay: cfg.RetryBaseDelay, Observe: s.observeGitHub,
+		})
+		if err != nil {
+			return err
+		}
+	}
+	workers := cfg.Workers
+	if cfg.Role == RoleWeb || s.gh == nil {
+		workers = 0 // insert only
+	}
+	q, err := queue.New(s.store, queue.Config{
+		Workers: workers, Logger: cfg.Logger, RetryBackoff: cfg.JobRetryBase, PollInterval: cfg.PollInterval,
+		OnDiscard: s.onDiscard,
+	})
+	if err != nil {
+		return err
+	}
+	s.queue = q
+	if workers > 0 {
+		if cfg.Runner == nil || cfg.Decider == nil || len(cfg.Checks) == 0 {
+			return errors.New("worker role needs a runner, a decider and checks")
+		}
+		s.planner = planner.New(planner.Config{
+			Deliveries: deliverySource{s.store}, Clients: s.gh, Queue: scanQueue{q, cfg.MaxAttempts},
+			Checks: cfg.Checks, Logger: cfg.Logger,
+		})
+		s.worker = worker.New(worker.Config{
+			Clients: s.gh, Runner: cfg.Runner, Decider: cfg.Decider, Checks: cfg.Checks,
+			WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
+		})
+		s.registerJobs()
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s.ln = ln
+	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
+	_ = ctx
+	return nil
+}
+
+// Addr is the address the server listens on (useful with ":0").
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// Run serves until ctx is done, then shuts down gracefully: stop intake,
+// let running jobs finish (or hand them back to the queue), close the store.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.queue.Start(ctx); err != nil {
+		return fmt.Errorf("start queue: %w", err)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	s.log.Info("gatehouse serving", slog.String("addr", s.Addr()), slog.String("role", s.cfg.Role),
+		slog.String("database", s.store.Driver()), slog.Bool("app_configured", s.gh != nil))
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = s.http.Shutdown(shutdown)
+	if qerr := s.queue.Stop(shutdown); qerr != nil {
+		s.log.Warn("queue stop", slog.String("error", qerr.Error()))
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return errors.Join(err, s.Close())
+}
+
+// Close releases the store (Run calls it).
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.ln != nil {
+			_ = s.ln.Close()
+		}
+		err = s.store.Close()
+	})
+	return err
+}
+
+func (s *Server) routes() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	hook := webhook.New(webhook.Config{
+		Secrets: s.cfg.WebhookSecrets, Sink: deliverySink{s.queue}, Logger: s.log, Observer: s,
+	})
+	if s.cfg.Role != RoleWorker {
+		r.POST("/webhooks/github", hook.ServeGin)
+	}
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.readyz)
+	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	return r
+}
+
+// Webhook records an intake outcome (webhook.Observer).
+func (s *Server) Webhook(event, result string, took time.Duration) {
+	s.metrics.WebhooksReceived.WithLabelValues(event, result).Inc()
+	s.metrics.IntakeLatency.Observe(took.Seconds())
+}
+
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
+	defer cancel()
+	status := http.StatusOK
+	out := gin.H{}
+	if err := s.store.Ping(ctx); err != nil {
+		status, out["database"] = http.StatusServiceUnavailable, err.Error()
+	} else {
+		out["database"] = "ok (" + s.store.Driver() + ")"
+	}
+	if st, err := s.queue.Stats(ctx); err != nil {
+		status, out["queue"] = http.StatusServiceUnavailable, err.Error()
+	} else {
+		out["queue"] = st
+	}
+	if s.gh == nil {
+		status, out["app"] = http.StatusServiceUnavailable, "not configured: set GATEHOUSE_APP_ID and GATEHOUSE_PRIVATE_KEY_PATH"
+	}
+	for name, check := range s.cfg.Readiness {
+		if err := check(ctx); err != nil {
+			status, out[name] = http.StatusServiceUnavailable, err.Error()
+		} else {
+			out[name] = "ok"
+		}
+	}
+	c.JSON(status, out)
+}
+
+func (s *Server) observeGitHub(resp *http.Response, err error) {
+	if err != nil {
+		s.metrics.GitHubRequests.WithLabelValues(family(nil), "error").Inc()
+		return
+	}
+	s.metrics.GitHubRequests.WithLabelValues(family(resp.Request), fmt.Sprint(resp.StatusCode)).Inc()
+}

@@ -1,0 +1,13 @@
+-- Webhook deliveries, one row per X-GitHub-Delivery id. The id is the
+-- idempotency key: a redelivery keeps it, so a second insert is a no-op.
+CREATE TABLE deliveries (
+    id              TEXT PRIMARY KEY,
+    event           TEXT NOT NULL,
+    action          TEXT NOT NULL DEFAULT '',
+    installation_id INTEGER NOT NULL DEFAULT 0,
+    repo            TEXT NOT NULL DEFAULT '',
+    payload         BLOB NOT NULL,
+    received_at     TIMESTAMP NOT NULL
+);
+
+CREATE INDEX deliveries_repo_received_at ON deliveries (repo, received_at);

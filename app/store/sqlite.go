@@ -1,0 +1,76 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+)
+
+// SQLiteFile is the database file's name under the data directory.
+const SQLiteFile = "gatehouse.db"
+
+// sqlitePragmas are applied to every connection: WAL so readers do not block
+// the writer, a busy timeout instead of immediate "database is locked",
+// foreign keys on (SQLite's default is off), and synchronous FULL so an
+// acknowledged delivery survives a power cut, not only a process crash.
+// _txlock=immediate takes the write lock at BEGIN, so a transaction never
+// fails half-way when upgrading from reader to writer.
+const sqlitePragmas = "_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+	"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
+
+func openSQLite(ctx context.Context, dataDir string, log *slog.Logger) (*Store, error) {
+	if dataDir == "" {
+		return nil, fmt.Errorf("open sqlite: no data directory configured (set GATEHOUSE_DATA_DIR or a Postgres URL)")
+	}
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: data directory %q: %w", dataDir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite: create data directory: %w", err)
+	}
+	path := filepath.Join(dir, SQLiteFile)
+	lock, err := lockDataDir(path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+
+	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: sqlitePragmas}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// SQLite runs one writer at a time and answers a second concurrent one
+	// with SQLITE_BUSY; river's SQLite driver asks for a single connection so
+	// that its background services queue up in the pool instead.
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+
+	s := &Store{
+		Queries: Queries{sqliteDBTX{db}},
+		driver:  DriverSQLite,
+		log:     log,
+		sqlDB:   db,
+		lock:    lock,
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	if mode != "wal" {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite %s: journal mode is %q, want wal (is the file on a network filesystem?)", path, mode)
+	}
+	log.InfoContext(ctx, "store opened", slog.String("driver", DriverSQLite), slog.String("path", path))
+	return s, nil
+}

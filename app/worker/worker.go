@@ -1,0 +1,264 @@
+// Package worker runs one scan job: fetch the commits, run the checks on the
+// head (and the base, to tell new findings from existing ones), let the
+// policy decide, and write the verdicts to the check runs.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v88/github"
+
+	"github.com/gatehouse/gatehouse/app/ghclient"
+	"github.com/gatehouse/gatehouse/app/gitfetch"
+	"github.com/gatehouse/gatehouse/app/jobs"
+	"github.com/gatehouse/gatehouse/app/report"
+	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/templates"
+)
+
+// Clients makes GitHub clients and tokens (app/ghclient.Factory).
+type Clients interface {
+	Installation(id int64) (*github.Client, error)
+	Token(ctx context.Context, installationID int64) (string, error)
+	URLs() ghclient.URLs
+	AppID() int64
+}
+
+// Decision is what the policy made of a scan.
+type Decision struct {
+	Verdicts      []checks.Verdict
+	PolicyHash    string
+	PolicySources []string
+}
+
+// DecideInput is what the policy sees.
+type DecideInput struct {
+	Scan   jobs.Scan
+	GH     *github.Client
+	Head   *checks.Response
+	Base   *checks.Response // nil when there is nothing to compare with
+	Checks []string
+}
+
+// Decider resolves the policy for a scan and evaluates its results.
+type Decider interface {
+	Decide(ctx context.Context, in DecideInput) (*Decision, error)
+}
+
+// Config wires a Worker.
+type Config struct {
+	Clients Clients
+	Runner  checks.Runner
+	Decider Decider
+	Checks  []string
+	WorkDir string // scratch space for checkouts
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// DBUpdatedAt reports the vulnerability DB's date for the scope line.
+	DBUpdatedAt func() time.Time
+	DetailsURL  func(deliveryID string) string
+}
+
+// Worker handles KindScan jobs.
+type Worker struct {
+	cfg Config
+}
+
+// New builds a Worker.
+func New(cfg Config) *Worker {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir = os.TempDir()
+	}
+	return &Worker{cfg: cfg}
+}
+
+// Scan runs one scan job end to end. An error means the job should be
+// retried; a scanner failure is not an error but a verdict that says so.
+func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
+	log := w.cfg.Logger.With(slog.String("delivery", s.DeliveryID), slog.String("repo", s.Repo), slog.String("sha", s.HeadSHA))
+	gh, err := w.cfg.Clients.Installation(s.InstallationID)
+	if err != nil {
+		return err
+	}
+	runs := w.checkRuns(gh, s)
+	for _, check := range w.cfg.Checks {
+		if id, ok := s.CheckRuns[check]; ok {
+			if err := runs.Start(ctx, check, id); err != nil {
+				return err
+			}
+		}
+	}
+	start := w.cfg.Now()
+	head, base, err := w.scan(ctx, s)
+	if err != nil {
+		return err
+	}
+	dec, err := w.cfg.Decider.Decide(ctx, DecideInput{Scan: s, GH: gh, Head: head, Base: base, Checks: w.cfg.Checks})
+	if err != nil {
+		return fmt.Errorf("decide %s@%s: %w", s.Repo, s.HeadSHA, err)
+	}
+	if err := w.report(ctx, runs, s, head, dec); err != nil {
+		return err
+	}
+	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)))
+	return nil
+}
+
+// Fail completes every check run of a job that will not be retried again.
+func (w *Worker) Fail(ctx context.Context, s jobs.Scan, cause error) error {
+	gh, err := w.cfg.Clients.Installation(s.InstallationID)
+	if err != nil {
+		return err
+	}
+	runs := w.checkRuns(gh, s)
+	msg := fmt.Sprintf("gatehouse could not complete this scan after several attempts.\n\nLast error: `%s`\n\nComment `/gatehouse rescan` on the pull request or use Re-run to try again.", oneLine(cause.Error()))
+	var firstErr error
+	for _, check := range w.cfg.Checks {
+		if id, ok := s.CheckRuns[check]; ok {
+			if err := runs.Fail(ctx, check, id, "Scan failed: internal error", msg, w.cfg.Now()); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	return firstErr
+}
+
+func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
+	owner, name, _ := strings.Cut(s.Repo, "/")
+	return &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: s.HeadSHA, AppID: w.cfg.Clients.AppID()}
+}
+
+// scan fetches the code and runs the checks on head and, when there is one,
+// on the base tree (dependencies and IaC; secrets compare by commit range).
+func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Response, err error) {
+	if err := os.MkdirAll(w.cfg.WorkDir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	dir, err := os.MkdirTemp(w.cfg.WorkDir, "scan-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	token, err := w.cfg.Clients.Token(ctx, s.InstallationID)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := gitfetch.FetchSpec{CloneURL: w.cfg.Clients.URLs().CloneURL(s.Repo), Token: token, Head: s.HeadSHA, Base: s.BaseSHA}
+	switch s.Kind {
+	case jobs.ScanPullRequest:
+		spec.Refs = []string{fmt.Sprintf("refs/pull/%d/head", s.PRNumber)}
+		if s.BaseRef != "" {
+			spec.Refs = append(spec.Refs, "refs/heads/"+s.BaseRef)
+		}
+	case jobs.ScanPush:
+		spec.Refs = []string{"refs/heads/" + s.HeadRef}
+		if s.BaseSHA == "" && s.DefaultBranch != "" && s.DefaultBranch != s.HeadRef {
+			// A new branch: compare with the default branch.
+			spec.Refs = append(spec.Refs, "refs/heads/"+s.DefaultBranch)
+		}
+	}
+	co, err := gitfetch.Fetch(ctx, filepath.Join(dir, "head"), spec)
+	if err != nil {
+		return nil, nil, fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err)
+	}
+	compare := co.MergeBase
+	if s.Kind == jobs.ScanPush && s.BaseSHA != "" {
+		compare = s.BaseSHA
+	}
+	if s.Kind == jobs.ScanPush && s.BaseSHA == "" && s.DefaultBranch != "" && s.DefaultBranch != s.HeadRef {
+		if mb, err := co.MergeBaseWith(ctx, "refs/gatehouse/1"); err == nil {
+			compare = mb
+		}
+	}
+	target := checks.Target{Dir: co.Dir, HeadRev: s.HeadSHA, BaseRev: compare}
+	if s.Kind == jobs.ScanBaseline {
+		target = checks.Target{Dir: co.Dir} // the tree alone
+	}
+	head, err = w.cfg.Runner.Run(ctx, checks.Request{Target: target, Checks: w.cfg.Checks})
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
+	}
+	if compare == "" || compare == s.HeadSHA {
+		return head, nil, nil
+	}
+	var treeChecks []string
+	for _, c := range w.cfg.Checks {
+		if c != checks.Secrets {
+			treeChecks = append(treeChecks, c)
+		}
+	}
+	if len(treeChecks) == 0 {
+		return head, nil, nil
+	}
+	baseDir, err := co.Worktree(ctx, "base", compare)
+	if err != nil {
+		return nil, nil, fmt.Errorf("check out base %s: %w", compare, err)
+	}
+	base, err = w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: baseDir}, Checks: treeChecks})
+	if err != nil {
+		return nil, nil, fmt.Errorf("scan base %s@%s: %w", s.Repo, compare, err)
+	}
+	return head, base, nil
+}
+
+func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan, head *checks.Response, dec *Decision) error {
+	rng := templates.Range{Kind: s.Kind, Base: s.BaseSHA, Head: s.HeadSHA, PRNumber: s.PRNumber, NewRef: s.Kind == jobs.ScanPush && s.BaseSHA == ""}
+	var dbDate time.Time
+	if w.cfg.DBUpdatedAt != nil {
+		dbDate = w.cfg.DBUpdatedAt()
+	}
+	details := ""
+	if w.cfg.DetailsURL != nil {
+		details = w.cfg.DetailsURL(s.DeliveryID)
+	}
+	for _, v := range dec.Verdicts {
+		id, ok := s.CheckRuns[v.Check]
+		if !ok {
+			continue
+		}
+		data := templates.CheckRunData{
+			Verdict: v, Result: head.Result(v.Check), Range: rng,
+			PolicyHash: dec.PolicyHash, PolicySource: dec.PolicySources, Now: w.cfg.Now(), DetailsURL: details,
+		}
+		if v.Check == checks.Dependencies {
+			data.DBUpdatedAt = dbDate
+		}
+		out, err := templates.CheckRun(data)
+		if err != nil {
+			return err
+		}
+		if err := runs.Complete(ctx, id, v, out, w.cfg.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func conclusions(vs []checks.Verdict) map[string]string {
+	m := map[string]string{}
+	for _, v := range vs {
+		m[v.Check] = string(v.Conclusion)
+	}
+	return m
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "`", "'")
+	if len(s) > 500 {
+		s = s[:500] + "…"
+	}
+	return s
+}

@@ -1,0 +1,72 @@
+// Package policy loads, validates, merges, enforces, explains and evaluates
+// gatehouse's policy file, .github/gatehouse.yml. It is pure: no GitHub, no
+// clock and no disk (except Load, a convenience for reading one file).
+//
+// The flow is Parse (or Load) each file, Resolve the layers (built-in
+// defaults < server file < org file < repo file) into a Policy, then
+// Evaluate scan results against it into one checks.Verdict per check.
+//
+// # The file (version 1)
+//
+//	version: 1                     # required
+//	checks:
+//	  secrets:      { mode: block, paths: { ignore: ["vendor/**"] } }
+//	  dependencies: { mode: block, min_severity: high, only_fixed: false, paths: { ignore: [] } }
+//	  iac:          { mode: block, min_severity: high, paths: { ignore: [] } }
+//	  custom:       { mode: block, min_severity: high, paths: { ignore: [] } }
+//	new_findings_only: true        # only findings the change introduces block
+//	on_error: fail                 # fail | neutral: a scan that cannot complete
+//	report:
+//	  review_comments: true
+//	  review_event: REQUEST_CHANGES  # or COMMENT
+//	  summary_comment: true
+//	  sarif_upload: false
+//	exceptions:
+//	  - id: CVE-2023-1234          # rule id, CVE/GHSA id, AVD id or finding fingerprint
+//	    paths: ["legacy/**"]       # optional: only findings in these paths
+//	    reason: "not reachable"    # required
+//	    owner: "@team-sec"         # optional
+//	    expires: 2026-12-31        # optional: applies through this day (UTC)
+//	enforce: [checks.secrets.mode, checks.iac.min_severity, exceptions]  # org file only
+//
+// Modes are block, warn or off; severities critical, high, medium, low or
+// info (lower case). Path globs are doublestar patterns relative to the
+// repository root ("**" crosses directories). Secrets have no min_severity:
+// every secret blocks; only_fixed exists for dependencies only.
+//
+// # Defaults
+//
+//	setting                          default           enforce may only
+//	checks.secrets.mode              block             raise (off < warn < block)
+//	checks.secrets.paths.ignore      []                shrink (subset)
+//	checks.dependencies.mode         block             raise
+//	checks.dependencies.min_severity high              lower (info < low < medium < high < critical)
+//	checks.dependencies.only_fixed   false             go true → false
+//	checks.dependencies.paths.ignore []                shrink
+//	checks.iac.mode                  block             raise
+//	checks.iac.min_severity          high              lower
+//	checks.iac.paths.ignore          []                shrink
+//	checks.custom.mode               block             raise
+//	checks.custom.min_severity       high              lower
+//	checks.custom.paths.ignore       []                shrink
+//	new_findings_only                true              go true → false
+//	on_error                         fail              go neutral → fail
+//	report.review_comments           true              not change (locked)
+//	report.review_event              REQUEST_CHANGES   not change (locked)
+//	report.summary_comment           true              not change (locked)
+//	report.sarif_upload              false             not change (locked)
+//	exceptions                       none              not be added to by the repo
+//
+// # Layers and enforce
+//
+// A higher layer replaces the values a lower one set (lists such as
+// paths.ignore are replaced, not appended); exceptions add up across
+// layers. The org file's enforce list names settings, or a prefix of them
+// ("checks.iac", "report", "checks"), that the repo file may only tighten,
+// as the table says. "exceptions" in enforce makes the repo file's
+// exceptions ignored; to let repos add exceptions, leave it out. A repo
+// value the org holds back is not an error (that would fail open or break
+// every pull request): the org's value stays and Policy.Notes, Explain and
+// the verdicts say what was held. enforce in a server or repo file is
+// ignored with a note.
+package policy

@@ -1,0 +1,267 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+// Base is what the base revision already had: per check, the fingerprints
+// of its findings. A nil Base means there is no base to compare with, and
+// every finding is new.
+type Base map[string]map[string]bool
+
+// BaseOf collects the fingerprints of base-revision results, suppressed
+// findings included (a finding that was there is not new, ignored or not).
+func BaseOf(results ...*checks.Result) Base {
+	b := Base{}
+	for _, r := range results {
+		if r == nil {
+			continue
+		}
+		b.ensure(r.Check)
+		for _, f := range r.Findings {
+			b.Add(r.Check, f.Fingerprint)
+		}
+		for _, s := range r.Suppressed {
+			b.Add(r.Check, s.Finding.Fingerprint)
+		}
+	}
+	return b
+}
+
+func (b Base) ensure(check string) {
+	if b[check] == nil {
+		b[check] = map[string]bool{}
+	}
+}
+
+// Add records that the base has a finding with this fingerprint. Empty
+// fingerprints are not recorded: they cannot prove a finding existing.
+func (b Base) Add(check, fingerprint string) {
+	if fingerprint == "" {
+		return
+	}
+	b.ensure(check)
+	b[check][fingerprint] = true
+}
+
+// Has reports whether the base has a finding with this fingerprint.
+func (b Base) Has(check, fingerprint string) bool {
+	return fingerprint != "" && b[check][fingerprint]
+}
+
+// Input is everything Evaluate decides on. It is plain data: Evaluate does
+// no I/O and reads no clock.
+type Input struct {
+	// Policy is the resolved policy; nil means the built-in defaults.
+	Policy *Policy
+	// Results are the head revision's results, one per check that ran.
+	Results []*checks.Result
+	// Base is the base revision's findings; nil when there is no base.
+	Base Base
+	// Errors holds, per check name, why its scan could not complete.
+	Errors map[string]error
+	// Now decides whether exceptions have expired. A zero Now counts every
+	// exception with an expires date as expired.
+	Now time.Time
+}
+
+// Evaluate applies the policy to each check named in Results or Errors and
+// returns one verdict per check, in report order (secrets, dependencies,
+// iac, custom, then others by name). Per finding, in order: a path ignore
+// or an unexpired exception suppresses it; otherwise it is new unless its
+// fingerprint is in Base, and it blocks unless the mode is warn, it is
+// below min_severity, only_fixed is on and it has no fixed version, or it
+// is existing and new_findings_only is on. A check the policy turns off is
+// skipped; a check the policy does not know fails closed.
+func Evaluate(in Input) []checks.Verdict {
+	p := in.Policy
+	if p == nil {
+		p = Default()
+	}
+	results := map[string]*checks.Result{}
+	var names []string
+	for _, r := range in.Results {
+		if r == nil {
+			continue
+		}
+		if prev, ok := results[r.Check]; ok {
+			merged := *prev
+			merged.Findings = append(slices.Clone(prev.Findings), r.Findings...)
+			merged.Suppressed = append(slices.Clone(prev.Suppressed), r.Suppressed...)
+			results[r.Check] = &merged
+			continue
+		}
+		results[r.Check] = r
+		names = append(names, r.Check)
+	}
+	for name := range in.Errors {
+		if _, ok := results[name]; !ok {
+			names = append(names, name)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool {
+		ri, rj := checkRank(names[i]), checkRank(names[j])
+		if ri != rj {
+			return ri < rj
+		}
+		return names[i] < names[j]
+	})
+	out := make([]checks.Verdict, 0, len(names))
+	for _, name := range names {
+		out = append(out, evaluateCheck(p, name, results[name], in.Errors[name], in.Base, in.Now))
+	}
+	return out
+}
+
+// checkRank orders checks for reports: the known ones first.
+func checkRank(name string) int {
+	if i := slices.Index(checkNames, name); i >= 0 {
+		return i
+	}
+	return len(checkNames)
+}
+
+// evaluateCheck decides one check.
+func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, base Base, now time.Time) checks.Verdict {
+	v := checks.Verdict{Check: name, Notes: p.notesFor(name)}
+	cp, ok := p.Check(name)
+	if !ok {
+		v.Mode = string(ModeBlock)
+		v.Conclusion = checks.ConclusionFailure
+		v.Error = fmt.Sprintf("the policy has no settings for check %q", name)
+		v.Title = "Unknown check: failing closed"
+		return v
+	}
+	v.Mode = string(cp.Mode)
+	if cp.Mode == ModeOff {
+		v.Conclusion = checks.ConclusionSkipped
+		v.Title = "Check turned off by policy"
+		return v
+	}
+	if scanErr != nil {
+		v.Error = scanErr.Error()
+	}
+	if res != nil {
+		v.Suppressed = slices.Clone(res.Suppressed)
+		for _, f := range res.Findings {
+			if f.Check == "" {
+				f.Check = name
+			}
+			if g, ok := matchGlob(cp.IgnorePaths, f.File); ok {
+				v.Suppressed = append(v.Suppressed, checks.Suppressed{Finding: f, Reason: p.ignoreReason(name, g)})
+				continue
+			}
+			applied, expired := p.exceptionFor(f, now)
+			if applied != nil {
+				v.Suppressed = append(v.Suppressed, checks.Suppressed{Finding: f, Reason: applied.suppressReason()})
+				continue
+			}
+			ev := judge(p, cp, name, f, base)
+			for _, e := range expired {
+				ev.Reason += "; " + e.expiredNote()
+				if n := e.expiredNote(); !slices.Contains(v.Notes, n) {
+					v.Notes = append(v.Notes, n)
+				}
+			}
+			v.Findings = append(v.Findings, ev)
+		}
+	}
+	sortFindings(v.Findings)
+	v.Conclusion, v.Title = conclude(p, cp, &v)
+	return v
+}
+
+// ignoreReason says which paths.ignore pattern suppressed a finding.
+func (p *Policy) ignoreReason(check, glob string) string {
+	key := "checks." + check + ".paths.ignore"
+	o := p.values[key]
+	loc := o.file
+	if o.line > 0 {
+		loc = fmt.Sprintf("%s:%d", o.file, o.line)
+	}
+	return fmt.Sprintf("path ignored by %s %q (%s %s)", key, glob, o.source, loc)
+}
+
+// exceptionFor returns the first unexpired exception that matches f, and
+// the matching exceptions that have expired.
+func (p *Policy) exceptionFor(f checks.Finding, now time.Time) (*Exception, []Exception) {
+	var expired []Exception
+	for i := range p.exceptions {
+		e := &p.exceptions[i]
+		if !e.Matches(f) {
+			continue
+		}
+		if e.Expired(now) {
+			expired = append(expired, *e)
+			continue
+		}
+		return e, nil
+	}
+	return nil, expired
+}
+
+// judge decides whether one unsuppressed finding blocks, and says why.
+func judge(p *Policy, cp CheckPolicy, check string, f checks.Finding, base Base) checks.Evaluated {
+	ev := checks.Evaluated{Finding: f, Status: checks.StatusNew}
+	if base != nil && base.Has(check, f.Fingerprint) {
+		ev.Status = checks.StatusExisting
+	}
+	var why []string
+	if cp.Mode == ModeWarn {
+		why = append(why, "mode warn")
+	}
+	if f.Severity < cp.MinSeverity {
+		why = append(why, fmt.Sprintf("%s below min_severity %s", f.Severity, cp.MinSeverity))
+	}
+	if cp.OnlyFixed && f.Remediation.FixedVersion == "" {
+		why = append(why, "no fixed version (only_fixed)")
+	}
+	if ev.Status == checks.StatusExisting && p.NewFindingsOnly() {
+		why = append(why, "existing on base")
+	}
+	if len(why) > 0 {
+		ev.Reason = strings.Join(why, "; ")
+		return ev
+	}
+	ev.Blocking = true
+	parts := []string{"new"}
+	if ev.Status == checks.StatusExisting {
+		parts[0] = "existing on base, blocks as new_findings_only is false"
+	}
+	if check == checks.Secrets {
+		parts = append(parts, "every secret blocks")
+	} else {
+		parts = append(parts, fmt.Sprintf("%s ≥ min_severity %s", f.Severity, cp.MinSeverity))
+	}
+	if cp.OnlyFixed {
+		parts = append(parts, "fixed in "+f.Remediation.FixedVersion)
+	}
+	ev.Reason = strings.Join(parts, "; ")
+	return ev
+}
+
+// sortFindings puts blocking findings first, then the worst, then by place.
+func sortFindings(fs []checks.Evaluated) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Blocking != b.Blocking {
+			return a.Blocking
+		}
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.StartLine != b.StartLine {
+			return a.StartLine < b.StartLine
+		}
+		return a.RuleID < b.RuleID
+	})
+}

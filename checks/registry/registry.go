@@ -1,0 +1,64 @@
+// Package registry is the one list of gatehouse's checks: each entry a
+// package implementing checks.Check. Adding a scanner is adding a line here.
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/deps"
+	"github.com/gatehouse/gatehouse/checks/iac"
+	"github.com/gatehouse/gatehouse/checks/secrets"
+)
+
+// Names lists the built-in checks in the order users see them.
+var Names = []string{checks.Secrets, checks.Dependencies, checks.IaC}
+
+// Options configures the engines.
+type Options struct {
+	// DataDir holds the vulnerability DB (DataDir/vulndb).
+	DataDir string
+	Logger  *slog.Logger
+}
+
+// DBDir is where the vulnerability DB lives under a data directory.
+func DBDir(dataDir string) string { return filepath.Join(dataDir, "vulndb") }
+
+// Set is the loaded checks, ready to run many scans.
+type Set struct {
+	Checks []checks.Check
+	Deps   *deps.Scanner
+}
+
+// New loads every engine once: gitleaks' rules, trivy's compiled checks and
+// the vulnerability DB (opened read-only; a missing DB is reported per scan).
+func New(opts Options) (*Set, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	sec, err := secrets.New(secrets.Options{Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("load secrets check: %w", err)
+	}
+	dep, err := deps.New(deps.Options{DBDir: DBDir(opts.DataDir)})
+	if err != nil {
+		return nil, fmt.Errorf("load dependencies check: %w", err)
+	}
+	ic, err := iac.New(iac.Options{Logger: opts.Logger})
+	if err != nil {
+		_ = dep.Close()
+		return nil, fmt.Errorf("load iac check: %w", err)
+	}
+	return &Set{Checks: []checks.Check{sec, dep, ic}, Deps: dep}, nil
+}
+
+// Runner runs the set in-process.
+func (s *Set) Runner() checks.Runner { return &checks.Local{Checks: s.Checks} }
+
+// Close releases the engines (the vulnerability DB).
+func (s *Set) Close() error {
+	return errors.Join(s.Deps.Close())
+}

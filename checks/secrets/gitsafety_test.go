@@ -1,0 +1,85 @@
+package secrets
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/internal/gittest"
+)
+
+// TestScanGitHostileConfig gives the repository a configuration that would
+// run a program (hooks, fsmonitor, pager, external diff, textconv, clean and
+// smudge filters, gpg for signatures) or change git log's output (one-line
+// format, short ids, no prefixes, colour, no root diff) and checks that the
+// scan runs none of them and finds what it finds in a clean repository.
+func TestScanGitHostileConfig(t *testing.T) {
+	clean := buildHistory(t)
+	want := run(t, newScanner(t, Options{}), checks.Target{Dir: clean.dir, HeadRev: "HEAD"})
+
+	h := buildHistory(t)
+	if h.c4 != clean.c4 {
+		t.Fatalf("history is not reproducible: %s vs %s", h.c4, clean.c4)
+	}
+	markers := t.TempDir()
+	tools := t.TempDir()
+	script := func(name string) string {
+		p := filepath.Join(tools, name)
+		body := fmt.Sprintf("#!/bin/sh\ntouch %q\nif [ -n \"$1\" ] && [ -f \"$1\" ]; then cat \"$1\"; else cat; fi\n", filepath.Join(markers, name))
+		if err := os.WriteFile(p, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hooks := filepath.Join(tools, "hooks")
+	if err := os.Mkdir(hooks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, hook := range []string{"post-checkout", "post-merge", "pre-auto-gc", "reference-transaction", "post-index-change"} {
+		body := fmt.Sprintf("#!/bin/sh\ntouch %q\n", filepath.Join(markers, "hook-"+hook))
+		if err := os.WriteFile(filepath.Join(hooks, hook), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, kv := range [][2]string{
+		{"core.hooksPath", hooks},
+		{"core.fsmonitor", script("fsmonitor")},
+		{"core.pager", script("pager")},
+		{"pager.log", script("pager-log")},
+		{"diff.external", script("external-diff")},
+		{"diff.evil.textconv", script("textconv")},
+		{"filter.evil.clean", script("clean-filter")},
+		{"filter.evil.smudge", script("smudge-filter")},
+		{"filter.evil.required", "true"},
+		{"gpg.program", script("gpg")},
+		{"log.showSignature", "true"},
+		{"log.abbrevCommit", "true"},
+		{"log.decorate", "full"},
+		{"log.showRoot", "false"},
+		{"format.pretty", "oneline"},
+		{"diff.noprefix", "true"},
+		{"diff.mnemonicPrefix", "true"},
+		{"diff.relative", "true"},
+		{"color.ui", "always"},
+		{"submodule.recurse", "true"},
+	} {
+		gittest.Git(t, h.dir, "config", kv[0], kv[1])
+	}
+	attrs := "* diff=evil filter=evil\n"
+	gittest.WriteFiles(t, h.dir, map[string]string{".gitattributes": attrs, ".git/info/attributes": attrs})
+
+	res := run(t, newScanner(t, Options{}), checks.Target{Dir: h.dir, HeadRev: "HEAD"})
+	if !slices.Equal(got(res.Findings), got(want.Findings)) || !slices.Equal(gotSuppressed(res.Suppressed), gotSuppressed(want.Suppressed)) {
+		t.Errorf("with a hostile config:\n got  %v %v\n want %v %v", got(res.Findings), gotSuppressed(res.Suppressed), got(want.Findings), gotSuppressed(want.Suppressed))
+	}
+	ran, err := os.ReadDir(markers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ran {
+		t.Errorf("the scan ran %s", m.Name())
+	}
+}

@@ -1,0 +1,197 @@
+// Package secrets is gatehouse's secrets check: gitleaks v8 (its default
+// rules) used as a Go library, never as a CLI. It scans a directory tree, or
+// every line added by the commits of a git range so that a secret added and
+// later deleted is still found, and reports redacted findings.
+//
+// gitleaks keeps global state (its default config goes through a global
+// viper, its logger is a package variable); this package keeps all of it
+// here: the rules are compiled once per process with a private viper and
+// shared read-only by every Scanner.
+package secrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"runtime"
+	"strings"
+
+	"github.com/zricethezav/gitleaks/v8/detect"
+
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+// DefaultMaxTargetMegaBytes is the size (in 10^6 bytes) above which a file,
+// or the lines one commit adds to a file, is skipped and listed in
+// Scope.Skipped.
+const DefaultMaxTargetMegaBytes = 10
+
+// defaultMaxDecodeDepth matches the gitleaks CLI's --max-decode-depth, so
+// base64/hex/percent-encoded secrets are found as the CLI finds them.
+const defaultMaxDecodeDepth = 5
+
+// Options configures a Scanner. The zero value is usable.
+type Options struct {
+	// MaxTargetMegaBytes skips files (directory mode) and per-commit added
+	// text (git mode) larger than this many megabytes (10^6 bytes).
+	// 0 means DefaultMaxTargetMegaBytes.
+	MaxTargetMegaBytes int
+	// MaxDecodeDepth is how many rounds of decoding (base64, hex, percent)
+	// gitleaks applies to find encoded secrets. 0 means the CLI's default
+	// (5); a negative value turns decoding off.
+	MaxDecodeDepth int
+	// Concurrency bounds the files (or commit files) scanned in parallel.
+	// 0 means GOMAXPROCS.
+	Concurrency int
+	// Logger receives scan-level logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Scanner is the secrets check. It is safe for concurrent use: Run only
+// reads the compiled rules and the detector.
+type Scanner struct {
+	rules    *ruleSet
+	det      *detect.Detector
+	engine   checks.Engine
+	maxBytes int64
+	maxMB    int
+	conc     int
+	log      *slog.Logger
+}
+
+var _ checks.Check = (*Scanner)(nil)
+
+// New returns a Scanner on gitleaks' default rules. The first call in a
+// process compiles the rules; later calls reuse them.
+func New(opts Options) (*Scanner, error) {
+	rules, err := defaultRules()
+	if err != nil {
+		return nil, fmt.Errorf("load gitleaks rules: %w", err)
+	}
+	if opts.MaxTargetMegaBytes <= 0 {
+		opts.MaxTargetMegaBytes = DefaultMaxTargetMegaBytes
+	}
+	switch {
+	case opts.MaxDecodeDepth == 0:
+		opts.MaxDecodeDepth = defaultMaxDecodeDepth
+	case opts.MaxDecodeDepth < 0:
+		opts.MaxDecodeDepth = 0
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = runtime.GOMAXPROCS(0)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	// The detector holds the keyword prefilter built from the rules. Only
+	// its read-only DetectContext is used, so one detector serves every
+	// scan; findings are collected per scan, never in the detector.
+	det := detect.NewDetector(rules.cfg)
+	det.MaxDecodeDepth = opts.MaxDecodeDepth
+	det.MaxArchiveDepth = 0
+	det.MaxTargetMegaBytes = opts.MaxTargetMegaBytes
+	// Redaction happens per finding after the secret's hash is taken (the
+	// fingerprint needs it); gitleaks:allow is applied here too, so the
+	// findings it suppresses can be reported as suppressed.
+	det.Redact = 0
+	det.IgnoreGitleaksAllow = true
+	return &Scanner{
+		rules: rules,
+		det:   det,
+		engine: checks.Engine{
+			Name:        "gitleaks",
+			Version:     engineVersion(),
+			DataVersion: rules.dataVersion,
+		},
+		maxBytes: int64(opts.MaxTargetMegaBytes) * 1_000_000,
+		maxMB:    opts.MaxTargetMegaBytes,
+		conc:     opts.Concurrency,
+		log:      opts.Logger,
+	}, nil
+}
+
+// Name returns checks.Secrets.
+func (s *Scanner) Name() string { return checks.Secrets }
+
+// Engine names gitleaks, its module version and the hash of its rules.
+func (s *Scanner) Engine() checks.Engine { return s.engine }
+
+// Run scans t. With t.HeadRev empty it scans the files under t.Dir (only
+// t.Paths when set); otherwise every line added by the commits in
+// t.BaseRev..t.HeadRev of the repository at t.Dir. Symlinks are never
+// followed. Findings suppressed by gitleaks:allow or .gitleaksignore (at
+// t.Dir) are returned in Result.Suppressed.
+func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, error) {
+	if t.Dir == "" {
+		return nil, errors.New("secrets: target has no directory")
+	}
+	if t.HeadRev == "" && t.BaseRev != "" {
+		return nil, fmt.Errorf("secrets: base revision %q given without a head revision", t.BaseRev)
+	}
+	paths, err := cleanPaths(t.Paths)
+	if err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(t.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: open %s: %w", t.Dir, err)
+	}
+	defer root.Close()
+
+	c := newCollector(s.det)
+	mode := "dir"
+	if t.HeadRev == "" {
+		err = s.scanDir(ctx, root, paths, c)
+	} else {
+		mode = "git"
+		err = s.scanGit(ctx, t, paths, c)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// gitleaks stops matching quietly when the context ends; a scan cut
+	// short must not pass for a complete one.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("secrets: scan %s: %w", t.Dir, err)
+	}
+	ignore, err := loadIgnore(root, t.Dir, c)
+	if err != nil {
+		return nil, err
+	}
+	res := c.result(s.engine, ignore)
+	s.log.LogAttrs(ctx, slog.LevelDebug, "secrets scan done",
+		slog.String("mode", mode), slog.String("dir", t.Dir),
+		slog.Int("findings", len(res.Findings)), slog.Int("suppressed", len(res.Suppressed)),
+		slog.Int("files", res.Scope.Files), slog.Int("commits", res.Scope.Commits))
+	return res, nil
+}
+
+// cleanPaths validates t.Paths: slash-separated, relative, inside the
+// target. No paths means the whole tree (".").
+func cleanPaths(in []string) ([]string, error) {
+	if len(in) == 0 {
+		return []string{"."}, nil
+	}
+	out := make([]string, 0, len(in))
+	for _, p := range in {
+		c := path.Clean(p)
+		if path.IsAbs(c) || c == ".." || strings.HasPrefix(c, "../") || strings.Contains(c, "\\") {
+			return nil, fmt.Errorf("secrets: path %q is not a relative path inside the target", p)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// inPaths reports whether the slash path file is one of paths or under one.
+func inPaths(paths []string, file string) bool {
+	for _, p := range paths {
+		if p == "." || file == p || strings.HasPrefix(file, p+"/") {
+			return true
+		}
+	}
+	return false
+}

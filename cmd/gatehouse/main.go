@@ -1,0 +1,46 @@
+// Command gatehouse is the security gate of a delivery pipeline: a GitHub
+// App server (serve) and the same checks on a local directory (scan).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+// exitError carries a process exit code out of a command.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newRoot().ExecuteContext(ctx)
+	stop()
+	var ee exitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		os.Exit(ee.code)
+	default:
+		fmt.Fprintln(os.Stderr, "gatehouse:", err)
+		os.Exit(2)
+	}
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "gatehouse",
+		Short:         "The security gate of your delivery pipeline: secrets, dependencies and IaC checks as a GitHub App",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newServe(), newScan(), newDB(), newVersion())
+	root.AddCommand(hiddenCommands()...)
+	return root
+}

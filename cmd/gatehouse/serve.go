@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/app/policysource"
+	"github.com/gatehouse/gatehouse/app/server"
+	"github.com/gatehouse/gatehouse/checks/deps"
+	"github.com/gatehouse/gatehouse/checks/policy"
+	"github.com/gatehouse/gatehouse/checks/registry"
+)
+
+type serveFlags struct {
+	addr, dataDir, dbURL, role       string
+	appID, key, keyPath, secret      string
+	previousSecret                   string
+	githubURL, publicURL, policyFile string
+	dbRepository                     string
+	offline                          bool
+	workers                          int
+	logFormat, logLevel              string
+}
+
+func newServe() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the GitHub App: webhook intake, queue, workers and API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), f)
+		},
+	}
+	fs := cmd.Flags()
+	envString(fs, &f.addr, "addr", "GATEHOUSE_ADDR", ":8080", "listen address")
+	envString(fs, &f.dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory (SQLite store, vulnerability DB, scratch)")
+	envString(fs, &f.dbURL, "database-url", "GATEHOUSE_DATABASE_URL", "", "empty for SQLite in the data dir, or postgres://…")
+	envString(fs, &f.role, "role", "GATEHOUSE_ROLE", server.RoleAll, "web, worker or all")
+	envString(fs, &f.appID, "app-id", "GATEHOUSE_APP_ID", "", "GitHub App id")
+	envString(fs, &f.key, "private-key", "GATEHOUSE_PRIVATE_KEY", "", "GitHub App private key (PEM)")
+	envString(fs, &f.keyPath, "private-key-path", "GATEHOUSE_PRIVATE_KEY_PATH", "", "file with the GitHub App private key")
+	envString(fs, &f.secret, "webhook-secret", "GATEHOUSE_WEBHOOK_SECRET", "", "webhook secret")
+	envString(fs, &f.previousSecret, "webhook-secret-previous", "GATEHOUSE_WEBHOOK_SECRET_PREVIOUS", "", "previous webhook secret, still accepted during a rotation")
+	envString(fs, &f.githubURL, "github-url", "GATEHOUSE_GITHUB_URL", "https://github.com", "GitHub or GitHub Enterprise Server URL")
+	envString(fs, &f.publicURL, "public-url", "GATEHOUSE_PUBLIC_URL", "", "URL GitHub and users reach gatehouse at")
+	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide default policy file")
+	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
+	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
+	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
+	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
+	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(format, level string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+}
+
+func runServe(ctx context.Context, f serveFlags) error {
+	log := newLogger(f.logFormat, f.logLevel)
+	slog.SetDefault(log)
+	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	cfg := server.Config{
+		Addr: f.addr, DataDir: f.dataDir, DatabaseURL: f.dbURL, Role: f.role,
+		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log,
+	}
+	if f.appID != "" {
+		id, err := strconv.ParseInt(strings.TrimSpace(f.appID), 10, 64)
+		if err != nil {
+			return fmt.Errorf("GATEHOUSE_APP_ID %q: not a number", f.appID)
+		}
+		cfg.AppID = id
+	}
+	key, err := readKey(f.key, f.keyPath)
+	if err != nil {
+		return err
+	}
+	cfg.PrivateKey = key
+	for _, s := range []string{f.secret, f.previousSecret} {
+		if s != "" {
+			cfg.WebhookSecrets = append(cfg.WebhookSecrets, []byte(s))
+		}
+	}
+	src := &policysource.Source{}
+	if f.policyFile != "" {
+		pf, err := policy.Load(f.policyFile)
+		if err != nil {
+			return fmt.Errorf("server policy: %w", err)
+		}
+		src.Server = pf
+	}
+	cfg.Decider = src
+	if f.role != server.RoleWeb {
+		set, err := registry.New(registry.Options{DataDir: f.dataDir, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer set.Close()
+		cfg.Runner, cfg.Checks = set.Runner(), registry.Names
+		dbDir := registry.DBDir(f.dataDir)
+		cfg.DBUpdatedAt = func() time.Time {
+			info, err := deps.DBStatus(dbDir)
+			if err != nil {
+				return time.Time{}
+			}
+			return info.UpdatedAt
+		}
+		if !f.offline {
+			go refreshDB(ctx, log, dbDir, f.dbRepository, set)
+		}
+	}
+	srv, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	return srv.Run(ctx)
+}
+
+// refreshDB downloads the vulnerability DB at start when it is missing or
+// stale, then every 6 hours, swapping it in atomically.
+func refreshDB(ctx context.Context, log *slog.Logger, dir, repo string, set *registry.Set) {
+	tick := time.NewTicker(6 * time.Hour)
+	defer tick.Stop()
+	for {
+		info, err := deps.DBStatus(dir)
+		if err != nil || !info.Present || time.Since(info.UpdatedAt) > 24*time.Hour {
+			if err := deps.UpdateDB(ctx, dir, repo); err != nil {
+				log.Warn("vulnerability DB update failed", slog.String("error", err.Error()))
+			} else if err := set.Deps.Reload(); err != nil {
+				log.Warn("vulnerability DB reload failed", slog.String("error", err.Error()))
+			} else {
+				log.Info("vulnerability DB updated")
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}

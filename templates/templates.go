@@ -1,0 +1,99 @@
+// Package templates holds the text users read — check run summaries and
+// details, review comments, the summary comment — as embedded text/template
+// files, and the functions that render them within GitHub's size limits.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+//go:embed *.md.tmpl
+var files embed.FS
+
+// GitHub's limits on what gatehouse writes.
+const (
+	MaxCheckRunText = 65535 // output.summary and output.text, each
+	MaxCommentBody  = 65536 // issue and review comment bodies
+)
+
+var tmpl = template.Must(template.New("").Funcs(funcs).Funcs(template.FuncMap{
+	"scope": scopeLines,
+}).ParseFS(files, "*.md.tmpl"))
+
+var funcs = template.FuncMap{
+	"short": func(sha string) string {
+		if len(sha) > 7 {
+			return sha[:7]
+		}
+		return sha
+	},
+	"bytes": humanBytes,
+	"icon": func(e checks.Evaluated) string {
+		switch {
+		case e.Blocking:
+			return "🔴"
+		case e.Status == checks.StatusExisting:
+			return "⚪"
+		default:
+			return "🟡"
+		}
+	},
+	"cell": func(s string) string { // a markdown table cell
+		s = strings.ReplaceAll(s, "\n", " ")
+		s = strings.ReplaceAll(s, "|", `\|`)
+		if len(s) > 200 {
+			s = s[:197] + "…"
+		}
+		return s
+	},
+	"code": func(s string) string { // inline code that cannot be broken out of
+		s = strings.ReplaceAll(s, "`", "'")
+		s = strings.ReplaceAll(s, "\n", " ")
+		return "`" + s + "`"
+	},
+	"fix":  fixText,
+	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"join": strings.Join,
+	"add":  func(a, b int) int { return a + b },
+}
+
+func fixText(f checks.Finding) string {
+	r := f.Remediation
+	switch {
+	case r.Package != "" && r.FixedVersion != "":
+		return fmt.Sprintf("upgrade %s %s → %s", r.Package, r.InstalledVersion, r.FixedVersion)
+	case r.Package != "":
+		return fmt.Sprintf("%s %s: no fixed version yet", r.Package, r.InstalledVersion)
+	case r.Text != "":
+		return r.Text
+	}
+	return ""
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%d KB", n/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// render executes a named template.
+func render(name string, data any) (string, error) {
+	var b bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("render %s: %w", name, err)
+	}
+	return b.String(), nil
+}
