@@ -35,6 +35,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// trivy buffers log lines in its default logger until told otherwise.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	code := func() int {
 		dir, err := os.MkdirTemp("", "gatehouse-e2e-")
 		if err != nil {

@@ -179,11 +179,6 @@ func (c *call) fail(status int, message string) {
 	writeError(c.w, status, message, c.docURL())
 }
 
-// failErrs is fail with GitHub's "errors" list.
-func (c *call) failErrs(status int, message string, errs []any) {
-	writeErrorList(c.w, status, message, c.docURL(), errs)
-}
-
 func (c *call) docURL() string {
 	if c.route != nil && c.route.op.ExternalDocs != nil {
 		return c.route.op.ExternalDocs.URL

@@ -198,7 +198,9 @@ func (s *Server) verifyJWT(raw string) string {
 		return "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued"
 	case !okExp || exp <= now:
 		return "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires"
-	case exp-iat > maxJWTLifetime.Seconds() || exp-now > maxJWTLifetime.Seconds():
+	case exp-now > maxJWTLifetime.Seconds():
+		// GitHub measures the 10 minutes from its own clock, not from iat:
+		// its documented example signs iat = now-60 and exp = now+600.
 		return "'Expiration time' claim ('exp') is too far in the future"
 	}
 	return ""

@@ -190,13 +190,15 @@ func (c *call) createReply() {
 	if parent.InReplyTo != 0 {
 		root = parent.InReplyTo
 	}
-	s.nextID++
+	// GitHub wraps each reply in a review of its own; the fake gives the
+	// reply a review id but keeps no Review record for it.
+	s.nextID += 2
 	rc := &ReviewComment{
-		ID: s.nextID, Repo: parent.Repo, PullNumber: pr.Number, ReviewID: s.nextID + 1, InReplyTo: root,
+		ID: s.nextID - 1, Repo: parent.Repo, PullNumber: pr.Number, ReviewID: s.nextID, InReplyTo: root,
 		User: s.BotLogin(), CommitID: parent.CommitID, Path: parent.Path, Line: parent.Line, Side: parent.Side,
-		Position: parent.Position, SubjectType: parent.SubjectType, DiffHunk: parent.DiffHunk, Body: body.Body,
+		StartLine: parent.StartLine, StartSide: parent.StartSide, Position: parent.Position,
+		SubjectType: parent.SubjectType, DiffHunk: parent.DiffHunk, Body: body.Body,
 	}
-	s.nextID++
 	s.reviewComments = append(s.reviewComments, rc)
 	out := *rc
 	s.mu.Unlock()

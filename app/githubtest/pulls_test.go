@@ -144,7 +144,6 @@ func TestReviewByPositionRepliesAndEdits(t *testing.T) {
 	if !strings.HasSuffix(first.GetDiffHunk(), "+line 10 changed") || !strings.HasPrefix(first.GetDiffHunk(), "@@ -7,7 +7,7 @@") {
 		t.Errorf("diff_hunk = %q", first.GetDiffHunk())
 	}
-	stored := f.s.ReviewComments("acme/widgets", f.pr.Number)
 	// go-github has no method for the replies endpoint.
 	req, err := gh.NewRequest(f.ctx, "POST", "repos/acme/widgets/pulls/1/comments/"+itoa(int(first.GetID()))+"/replies", map[string]string{"body": "thanks"})
 	if err != nil {
@@ -160,7 +159,7 @@ func TestReviewByPositionRepliesAndEdits(t *testing.T) {
 	if _, _, err := gh.PullRequests.EditComment(f.ctx, "acme", "widgets", first.GetID(), &github.PullRequestComment{Body: github.Ptr("edited")}); err != nil {
 		t.Fatalf("edit: %v", err)
 	}
-	stored = f.s.ReviewComments("acme/widgets", f.pr.Number)
+	stored := f.s.ReviewComments("acme/widgets", f.pr.Number)
 	if len(stored) != 2 || stored[0].Body != "edited" || stored[0].Edits != 1 || stored[1].InReplyTo != first.GetID() {
 		t.Errorf("stored comments = %+v", stored)
 	}
@@ -189,5 +188,38 @@ func TestSyncPullRequestMovesHead(t *testing.T) {
 	got, err := f.s.gitOut(f.ctx, f.repo.Dir(), nil, nil, "rev-parse", "refs/pull/1/head")
 	if err != nil || got != next {
 		t.Errorf("refs/pull/1/head = %s (%v), want %s", got, err, next)
+	}
+}
+
+func TestForkPullRequest(t *testing.T) {
+	f := newFixture(t)
+	fork := f.s.AddFork(f.repo, "mallory")
+	head := fork.Commit("evil", "evil", map[string]string{"evil.txt": "x\n"})
+	pr := f.s.AddPullRequest("acme/widgets", PullRequest{HeadRepo: "mallory/widgets", HeadRef: "evil", User: "mallory"})
+	gh := f.installationClient(t)
+	got, _, err := gh.PullRequests.Get(f.ctx, "acme", "widgets", pr.Number)
+	if err != nil {
+		t.Fatalf("get fork pull: %v", err)
+	}
+	if got.GetHead().GetRepo().GetFullName() != "mallory/widgets" || !got.GetHead().GetRepo().GetFork() || got.GetHead().GetSHA() != head {
+		t.Errorf("head = %s fork=%v sha %s, want mallory/widgets fork at %s",
+			got.GetHead().GetRepo().GetFullName(), got.GetHead().GetRepo().GetFork(), got.GetHead().GetSHA(), head)
+	}
+	// A check run on the fork's head commit is created in the base
+	// repository, where GitHub has the commit through refs/pull/N/head.
+	run, _, err := gh.Checks.CreateCheckRun(f.ctx, "acme", "widgets", github.CreateCheckRunOptions{Name: "n", HeadSHA: head})
+	if err != nil {
+		t.Fatalf("check run on the fork head: %v", err)
+	}
+	if len(run.PullRequests) != 0 {
+		t.Errorf("check run lists %d pull requests; GitHub leaves fork pull requests out", len(run.PullRequests))
+	}
+	files, _, err := gh.PullRequests.ListFiles(f.ctx, "acme", "widgets", pr.Number, nil)
+	if err != nil || len(files) != 1 || files[0].GetFilename() != "evil.txt" {
+		t.Errorf("fork pull files = %v, %v", files, err)
+	}
+	// The fork itself stays closed to the installation's token.
+	if _, resp, _ := gh.Repositories.Get(f.ctx, "mallory", "widgets"); statusOf(resp) != http.StatusNotFound {
+		t.Errorf("GET the private fork: status %d, want 404", statusOf(resp))
 	}
 }

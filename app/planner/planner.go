@@ -159,4 +159,3 @@ func Decide(event string, payload []byte) (jobs.Scan, error) {
 func isZero(sha string) bool {
 	return sha == "" || strings.Trim(sha, "0") == ""
 }
-

@@ -211,6 +211,18 @@ func (q *Queue) Start(ctx context.Context) error {
 	if len(q.kinds) == 0 {
 		return errors.New("start queue: no job kinds registered")
 	}
+	if q.store.Driver() == store.DriverSQLite {
+		// One process per SQLite data dir: a job still "running" was cut
+		// off by a crash, so it is worked again now rather than after the
+		// stuck-job rescue interval.
+		n, err := q.store.RequeueOrphanedSQLiteJobs(ctx)
+		if err != nil {
+			return fmt.Errorf("start queue: %w", err)
+		}
+		if n > 0 {
+			q.log.Warn("requeued jobs orphaned by a crash", slog.Int64("jobs", n))
+		}
+	}
 	rc := q.riverConfig()
 	rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}}
 	rc.Workers = river.NewWorkers()

@@ -32,3 +32,18 @@ func (q Queries) JobCountsByState(ctx context.Context) (map[string]int, error) {
 	}
 	return counts, nil
 }
+
+// RequeueOrphanedSQLiteJobs puts jobs left "running" back to "available".
+// Only sound on SQLite at start-up: the data directory's lock guarantees no
+// other process is working them, so a running job was orphaned by a crash of
+// this process's predecessor and need not wait for river's stuck-job rescue.
+func (s *Store) RequeueOrphanedSQLiteJobs(ctx context.Context) (int64, error) {
+	if s.driver != DriverSQLite {
+		return 0, fmt.Errorf("requeue orphaned jobs: only safe on SQLite, not %s", s.driver)
+	}
+	n, err := s.db.exec(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`)
+	if err != nil {
+		return 0, fmt.Errorf("requeue orphaned jobs: %w", err)
+	}
+	return n, nil
+}

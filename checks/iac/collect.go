@@ -51,6 +51,7 @@ type fileSet struct {
 	types    map[string][]detection.FileType // path → the types it is checked as
 	sizes    map[string]int64
 	tfvars   []string // Terraform variable files Terraform would load itself
+	charts   []string // top-level Helm chart directories (subcharts excluded)
 	skipped  []checks.Skip
 	symlinks int // symlinks seen (not followed)
 }
@@ -235,6 +236,12 @@ func (set *fileSet) classify(cands []candidate) error {
 			chartRoots[path.Dir(c.path)] = true
 		}
 	}
+	for dir := range chartRoots {
+		if dir == "." || !inChart(dir, chartRoots) {
+			set.charts = append(set.charts, dir)
+		}
+	}
+	slices.Sort(set.charts)
 	for _, c := range cands {
 		for _, ft := range detectTypes(c, chartRoots) {
 			if err := set.add(ft, c); err != nil {

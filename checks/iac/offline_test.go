@@ -95,6 +95,9 @@ func TestNoNetwork(t *testing.T) {
 	if !hasRule(res.Findings, "AWS-0107", "local/main.tf") {
 		t.Errorf("the local module was not scanned: %v", locs(res.Findings))
 	}
+	if r := skipReason(res.Scope.Skipped, "chart"); !strings.Contains(r, "not vendored") {
+		t.Errorf("chart with an unfetched dependency: skip reason %q; want it reported as not rendered", r)
+	}
 }
 
 // TestTripwireCatchesTrivyDefault shows TestNoNetwork can fail: trivy's

@@ -111,6 +111,9 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 		if note != "" {
 			res.Scope.Notes = append(res.Scope.Notes, note)
 		}
+		if ft == detection.FileTypeHelm {
+			res.Scope.Skipped = append(res.Scope.Skipped, unrenderedCharts(set.charts, results)...)
+		}
 		for _, r := range results {
 			if r.Status() != scan.StatusPassed { // passed checks are not findings
 				all = append(all, convert(r))
@@ -131,6 +134,27 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 		slog.Int("files", res.Scope.Files), slog.Int("findings", len(res.Findings)),
 		slog.Int("suppressed", len(res.Suppressed)))
 	return res, nil
+}
+
+// unrenderedCharts reports the charts no result came from. trivy's Helm
+// scanner skips a chart it cannot render (a dependency not vendored under
+// charts/, which is never fetched; a template error) with only a log line.
+func unrenderedCharts(charts []string, results scan.Results) []checks.Skip {
+	var skips []checks.Skip
+	for _, root := range charts {
+		prefix := root + "/"
+		if root == "." {
+			prefix = ""
+		}
+		rendered := slices.ContainsFunc(results, func(r scan.Result) bool {
+			return strings.HasPrefix(r.Range().GetFilename(), prefix)
+		})
+		if !rendered {
+			skips = append(skips, checks.Skip{Path: root, Reason: "Helm chart rendered no Kubernetes resources to check: " +
+				"it could not be rendered offline (a dependency not vendored under charts/, a template error) or it renders none"})
+		}
+	}
+	return skips
 }
 
 // dedupe keeps one of each finding reported twice at the same place (a

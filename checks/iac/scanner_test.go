@@ -223,6 +223,9 @@ spec:
 			t.Errorf("missing %v in %v", want, locs(res.Findings))
 		}
 	}
+	if len(res.Scope.Skipped) != 0 {
+		t.Errorf("skipped = %+v; want none", res.Scope.Skipped)
+	}
 	wantInputs := []string{
 		"arm/storage.json (azure-arm)",
 		"cfn/bucket.yaml (cloudformation)",

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,7 +75,11 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	if err != nil {
 		return err
 	}
-	set, err := registry.New(registry.Options{DataDir: f.dataDir, Logger: quietLogger()})
+	// trivy buffers every log line in its own default logger until told
+	// otherwise: take slog's default over before loading the engines.
+	log := quietLogger()
+	slog.SetDefault(log)
+	set, err := registry.New(registry.Options{DataDir: f.dataDir, Logger: log})
 	if err != nil {
 		return err
 	}
