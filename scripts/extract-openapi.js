@@ -120,10 +120,19 @@ function collectRefs(doc, node, seen) {
   }
 }
 
+// removeFetched deletes the temporary directory a fetched file sits `up`
+// levels below.
+function removeFetched(file, up) {
+  let dir = file;
+  for (let i = 0; i < up; i++) dir = path.dirname(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 function main() {
   const specPath = process.argv[2] || fetchSpec();
   const outPath = process.argv[3] || DEFAULT_OUT;
   const spec = JSON.parse(fs.readFileSync(specPath, "utf8"));
+  if (!process.argv[2]) removeFetched(specPath, 3);
 
   const paths = {};
   for (const op of OPERATIONS) {

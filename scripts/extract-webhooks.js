@@ -72,10 +72,19 @@ function pick(examples, pred) {
   return candidates[0][1];
 }
 
+// removeFetched deletes the temporary directory a fetched file sits `up`
+// levels below.
+function removeFetched(file, up) {
+  let dir = file;
+  for (let i = 0; i < up; i++) dir = path.dirname(dir);
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
 function main() {
   const indexPath = process.argv[2] || fetchExamples();
   const outDir = process.argv[3] || DEFAULT_OUT;
   const defs = JSON.parse(fs.readFileSync(indexPath, "utf8"));
+  if (!process.argv[2]) removeFetched(indexPath, 3);
   const byName = Object.fromEntries(defs.map((d) => [d.name, d]));
 
   fs.mkdirSync(outDir, { recursive: true });

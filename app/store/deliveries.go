@@ -58,3 +58,12 @@ func (q Queries) GetDelivery(ctx context.Context, id string) (Delivery, error) {
 	d.ReceivedAt = d.ReceivedAt.UTC()
 	return d, nil
 }
+
+// CountDeliveries counts the stored deliveries.
+func (q Queries) CountDeliveries(ctx context.Context) (int, error) {
+	var n int64
+	if err := q.db.queryRow(ctx, `SELECT count(*) FROM deliveries`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	return int(n), nil
+}

@@ -7,7 +7,6 @@ package webhook
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-github/v88/github"
+	"github.com/tidwall/gjson"
 )
 
 // MaxBodyBytes is GitHub's cap on webhook payloads (25 MB).
@@ -84,16 +84,23 @@ var handled = map[string]map[string]bool{
 	"installation_repositories": {"added": true},
 }
 
-// envelope is the part of any payload the intake reads.
+// envelope is the part of any payload the intake reads. It is read with
+// gjson rather than encoding/json: a pull_request payload is ~30 KB, and
+// decoding it into a struct was a fifth of the intake's CPU time; gjson
+// validates and picks four fields without allocating the rest.
 type envelope struct {
-	Action       string `json:"action"`
-	Deleted      bool   `json:"deleted"` // push: branch deletion
-	Installation *struct {
-		ID int64 `json:"id"`
-	} `json:"installation"`
-	Repository *struct {
-		FullName string `json:"full_name"`
-	} `json:"repository"`
+	Action         string
+	Deleted        bool // push: branch deletion
+	InstallationID int64
+	Repo           string
+}
+
+func parseEnvelope(body []byte) (envelope, bool) {
+	if !gjson.ValidBytes(body) {
+		return envelope{}, false
+	}
+	r := gjson.GetManyBytes(body, "action", "deleted", "installation.id", "repository.full_name")
+	return envelope{Action: r[0].String(), Deleted: r[1].Bool(), InstallationID: r[2].Int(), Repo: r[3].String()}, true
 }
 
 // ServeGin handles one delivery.
@@ -143,9 +150,9 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	if !ok {
 		return http.StatusAccepted, "ignored"
 	}
-	var env envelope
-	if err := json.Unmarshal(body, &env); err != nil {
-		log.Warn("webhook refused: malformed JSON", slog.String("error", err.Error()))
+	env, ok := parseEnvelope(body)
+	if !ok {
+		log.Warn("webhook refused: malformed JSON")
 		return http.StatusBadRequest, "malformed JSON"
 	}
 	if len(actions) > 0 && !actions[env.Action] {
@@ -154,15 +161,12 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	if event == "push" && env.Deleted {
 		return http.StatusAccepted, "ignored"
 	}
-	if env.Installation == nil || env.Installation.ID <= 0 {
+	if env.InstallationID <= 0 {
 		return http.StatusBadRequest, "no installation"
 	}
 	d := Delivery{
-		ID: id, Event: event, Action: env.Action, InstallationID: env.Installation.ID,
-		Payload: body, ReceivedAt: h.cfg.Now().UTC(),
-	}
-	if env.Repository != nil {
-		d.Repo = env.Repository.FullName
+		ID: id, Event: event, Action: env.Action, InstallationID: env.InstallationID,
+		Repo: env.Repo, Payload: body, ReceivedAt: h.cfg.Now().UTC(),
 	}
 	// A fresh context: the client hanging up must not half-store a delivery.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 8*time.Second)

@@ -44,7 +44,7 @@ func enabledAnalyzers() []analyzer.Type {
 // analyzer/all, the iac check's...); only an allow-list is safe, so every
 // registered type outside enabledAnalyzers is disabled, and the result is
 // checked.
-func newAnalyzerGroup(parallel int) (analyzer.AnalyzerGroup, []analyzer.Type, error) {
+func newAnalyzerGroup(parallel int) (analyzer.AnalyzerGroup, error) {
 	enabled := enabledAnalyzers()
 	var disabled []analyzer.Type
 	for _, set := range [][]analyzer.Type{
@@ -64,7 +64,7 @@ func newAnalyzerGroup(parallel int) (analyzer.AnalyzerGroup, []analyzer.Type, er
 			DisabledAnalyzers: disabled,
 		})
 		if err != nil {
-			return analyzer.AnalyzerGroup{}, nil, fmt.Errorf("deps: build trivy analyzers: %w", err)
+			return analyzer.AnalyzerGroup{}, fmt.Errorf("deps: build trivy analyzers: %w", err)
 		}
 		v := group.AnalyzerVersions()
 		var extra []analyzer.Type
@@ -76,11 +76,11 @@ func newAnalyzerGroup(parallel int) (analyzer.AnalyzerGroup, []analyzer.Type, er
 			}
 		}
 		if len(extra) == 0 {
-			return group, disabled, nil
+			return group, nil
 		}
 		disabled = append(disabled, extra...)
 	}
-	return analyzer.AnalyzerGroup{}, nil, errors.New("deps: cannot restrict trivy's analyzers to lockfiles")
+	return analyzer.AnalyzerGroup{}, errors.New("deps: cannot restrict trivy's analyzers to lockfiles")
 }
 
 // analysis is what the walk found: the applications (one per lockfile, with

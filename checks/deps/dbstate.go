@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -49,7 +50,11 @@ func (d *sharedDB) acquire(dir string) error {
 	d.refs++
 	d.dir = dir
 	if !d.open {
-		_ = d.openLocked() // Run retries and reports the reason.
+		// Run retries and reports the reason; a broken DB is worth a warning
+		// now, a missing one is the normal state before `gatehouse db update`.
+		if err := d.openLocked(); err != nil && !errors.Is(err, ErrNoDB) {
+			slog.Warn("vulnerability database cannot be opened", "dir", dir, "err", err)
+		}
 	}
 	return nil
 }

@@ -48,6 +48,7 @@ func toFinding(target string, v types.DetectedVulnerability, locs map[string]fty
 	if title == "" {
 		title = fmt.Sprintf("%s@%s: %s", pkg, v.InstalledVersion, v.VulnerabilityID)
 	}
+	//lint:ignore SA1019 trivy's FillInfo writes the severity it selected here (the field trivy's own reports print).
 	sev, err := checks.ParseSeverity(v.Severity)
 	if err != nil {
 		sev = checks.SeverityUnknown

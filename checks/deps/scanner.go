@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aquasecurity/trivy-db/pkg/metadata"
@@ -47,6 +48,8 @@ const trivyFallbackVersion = "v0.72.0"
 // DefaultMaxFileSize is the largest lockfile or manifest read when
 // Options.MaxFileSize is zero.
 const DefaultMaxFileSize = 64 << 20
+
+var errScannerClosed = errors.New("dependencies check: scanner is closed")
 
 // Options configures a Scanner.
 type Options struct {
@@ -69,8 +72,8 @@ type Options struct {
 type Scanner struct {
 	opts      Options
 	group     analyzer.AnalyzerGroup
-	disabled  []analyzer.Type
 	version   string
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -87,20 +90,23 @@ func New(opts Options) (*Scanner, error) {
 	if opts.MaxFileSize <= 0 {
 		opts.MaxFileSize = DefaultMaxFileSize
 	}
-	group, disabled, err := newAnalyzerGroup(opts.Parallel)
+	group, err := newAnalyzerGroup(opts.Parallel)
 	if err != nil {
 		return nil, err
 	}
 	if err := theDB.acquire(opts.DBDir); err != nil {
 		return nil, fmt.Errorf("deps: %w", err)
 	}
-	return &Scanner{opts: opts, group: group, disabled: disabled, version: trivyVersion()}, nil
+	return &Scanner{opts: opts, group: group, version: trivyVersion()}, nil
 }
 
 // Close releases the vulnerability database; the last open Scanner closes
 // it. Close is idempotent.
 func (s *Scanner) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = theDB.release() })
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.closeErr = theDB.release()
+	})
 	return s.closeErr
 }
 
@@ -109,6 +115,9 @@ func (s *Scanner) Close() error {
 // When the installed database cannot be opened, the open one stays in use
 // and the error says why.
 func (s *Scanner) Reload() error {
+	if s.closed.Load() {
+		return errScannerClosed
+	}
 	return theDB.reload()
 }
 
@@ -129,6 +138,9 @@ func (s *Scanner) Engine() checks.Engine {
 // reports their known vulnerabilities. Without a database it returns an
 // error wrapping ErrNoDB.
 func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, error) {
+	if s.closed.Load() {
+		return nil, errScannerClosed
+	}
 	meta, unlock, err := theDB.read()
 	if err != nil {
 		return nil, fmt.Errorf("dependencies check: %w", err)

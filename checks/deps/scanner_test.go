@@ -374,3 +374,46 @@ func TestConcurrentRunsAndReload(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRunNestedLockfile reports findings of a lockfile in a subdirectory
+// under its path from the target root.
+func TestRunNestedLockfile(t *testing.T) {
+	repo := t.TempDir()
+	copyFile(t, filepath.Join(depsRepo, "package-lock.json"), filepath.Join(repo, "web", "app", "package-lock.json"))
+	s, _ := newFixtureScanner(t)
+	res := run(t, s, checks.Target{Dir: repo})
+	if !slices.Equal(res.Scope.Inputs, []string{"web/app/package-lock.json"}) {
+		t.Errorf("Inputs = %q", res.Scope.Inputs)
+	}
+	if len(res.Findings) != 3 {
+		t.Fatalf("%d findings, want lodash's two and minimist's", len(res.Findings))
+	}
+	for _, f := range res.Findings {
+		if f.File != "web/app/package-lock.json" || f.StartLine == 0 {
+			t.Errorf("finding at %s", f.Location())
+		}
+	}
+}
+
+func TestRunAfterClose(t *testing.T) {
+	s, _ := newFixtureScanner(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(context.Background(), checks.Target{Dir: depsRepo}); err == nil {
+		t.Error("Run after Close: no error")
+	}
+}
+
+func TestOutermost(t *testing.T) {
+	tests := []struct{ in, want []string }{
+		{[]string{"."}, []string{"."}},
+		{[]string{"-x", ".", "a"}, []string{"."}},
+		{[]string{"a", "a-b", "a/b", "a/b/c", "b"}, []string{"a", "a-b", "b"}},
+	}
+	for _, tt := range tests {
+		if got := outermost(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("outermost(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -21,19 +21,31 @@ import (
 )
 
 // Dir returns the directory holding the fixture YAML and metadata.json
-// (testdata/trivydb at the repository root).
+// (testdata/trivydb at the repository root): found from this source file,
+// or, in a -trimpath build, by walking up from the working directory.
 func Dir(t testing.TB) string {
 	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("depstest: cannot locate its own source file")
+	var candidates []string
+	if _, file, _, ok := runtime.Caller(0); ok {
+		// checks/deps/depstest/depstest.go -> repository root.
+		candidates = append(candidates, filepath.Join(filepath.Dir(file), "..", "..", ".."))
 	}
-	// checks/deps/depstest/depstest.go -> repository root.
-	dir := filepath.Join(filepath.Dir(file), "..", "..", "..", "testdata", "trivydb")
-	if _, err := os.Stat(filepath.Join(dir, "metadata.json")); err != nil {
-		t.Fatalf("depstest: fixture DB sources: %v", err)
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			candidates = append(candidates, d)
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
 	}
-	return dir
+	for _, root := range candidates {
+		dir := filepath.Join(root, "testdata", "trivydb")
+		if _, err := os.Stat(filepath.Join(dir, "metadata.json")); err == nil {
+			return dir
+		}
+	}
+	t.Fatal("depstest: testdata/trivydb not found above the working directory")
+	return ""
 }
 
 // BuildDB writes the fixture DB into dbDir (created if needed): dbDir/trivy.db
