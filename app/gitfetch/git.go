@@ -207,3 +207,24 @@ func (c *Checkout) MergeBaseWith(ctx context.Context, rev string) (string, error
 	}
 	return strings.TrimSpace(string(out)), nil
 }
+
+// ResolveRef returns the commit a remote ref points to (git ls-remote).
+func ResolveRef(ctx context.Context, cloneURL, token, ref string) (string, error) {
+	dir, err := os.MkdirTemp("", "gatehouse-ls-remote-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	g := &Git{Dir: dir, token: token}
+	out, err := g.Run(ctx, "ls-remote", "--", cloneURL, ref)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		sha, name, ok := strings.Cut(line, "\t")
+		if ok && name == ref {
+			return sha, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found", ref)
+}

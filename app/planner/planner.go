@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v88/github"
 
@@ -17,20 +18,35 @@ import (
 	"github.com/gatehouse/gatehouse/app/report"
 )
 
+// Delivery is a stored webhook delivery.
+type Delivery struct {
+	ID         string
+	Event      string
+	Payload    []byte
+	ReceivedAt time.Time
+}
+
 // DeliverySource reads a stored delivery.
 type DeliverySource interface {
-	Delivery(ctx context.Context, id string) (event string, payload []byte, err error)
+	Delivery(ctx context.Context, id string) (Delivery, error)
 }
 
 // Clients makes GitHub clients (app/ghclient.Factory).
 type Clients interface {
 	Installation(id int64) (*github.Client, error)
 	AppID() int64
+	Forget(installationID int64)
 }
 
-// Enqueuer schedules a job.
+// Enqueuer schedules a scan, at a time (zero: now).
 type Enqueuer interface {
-	EnqueueScan(ctx context.Context, args jobs.Scan) error
+	EnqueueScan(ctx context.Context, args jobs.Scan, at time.Time) error
+}
+
+// Heads records the newest head of each pull request, so a scan of an older
+// head knows it was superseded.
+type Heads interface {
+	SetPullHead(ctx context.Context, repo string, number int, head string, receivedAt time.Time) error
 }
 
 // Config wires a Planner.
@@ -38,10 +54,16 @@ type Config struct {
 	Deliveries DeliverySource
 	Clients    Clients
 	Queue      Enqueuer
+	Heads      Heads
 	Checks     []string // check names, in order
 	Logger     *slog.Logger
 	// DetailsURL, when set, returns the details page of a scan.
 	DetailsURL func(deliveryID string) string
+	// BaselinePace spaces the baseline scans of a new installation's
+	// repositories, so a 500-repository org does not trip GitHub's
+	// secondary rate limits (default 2s: 500 repositories in ~17 minutes).
+	BaselinePace time.Duration
+	Now          func() time.Time
 }
 
 // Planner handles KindDelivery jobs.
@@ -54,29 +76,79 @@ func New(cfg Config) *Planner {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.BaselinePace == 0 {
+		cfg.BaselinePace = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Planner{cfg: cfg}
 }
 
 // ErrIgnored marks a delivery that needs no work.
 var ErrIgnored = errors.New("nothing to do")
 
+// RescanCommand is the pull request comment that asks for a new verdict.
+const RescanCommand = "/gatehouse rescan"
+
 // Plan handles one stored delivery.
 func (p *Planner) Plan(ctx context.Context, deliveryID string) error {
-	event, payload, err := p.cfg.Deliveries.Delivery(ctx, deliveryID)
+	d, err := p.cfg.Deliveries.Delivery(ctx, deliveryID)
 	if err != nil {
 		return fmt.Errorf("load delivery %s: %w", deliveryID, err)
 	}
-	log := p.cfg.Logger.With(slog.String("delivery", deliveryID), slog.String("event", event))
-	scan, err := Decide(event, payload)
-	if errors.Is(err, ErrIgnored) {
-		log.Info("delivery needs no scan")
-		return nil
-	}
+	log := p.cfg.Logger.With(slog.String("delivery", deliveryID), slog.String("event", d.Event))
+	parsed, err := github.ParseWebHook(d.Event, d.Payload)
 	if err != nil {
-		return fmt.Errorf("plan delivery %s: %w", deliveryID, err)
+		log.Warn("delivery cannot be decoded", slog.String("error", err.Error()))
+		return nil // retrying cannot help
 	}
-	scan.DeliveryID = deliveryID
+	var scans []jobs.Scan
+	switch e := parsed.(type) {
+	case *github.InstallationEvent:
+		return p.installation(ctx, log, d, e)
+	case *github.InstallationRepositoriesEvent:
+		if e.GetAction() != "added" {
+			return nil
+		}
+		return p.baselines(ctx, log, d, e.GetInstallation().GetID(), e.RepositoriesAdded)
+	case *github.IssueCommentEvent:
+		scan, err := p.rescanComment(ctx, log, e)
+		if errors.Is(err, ErrIgnored) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		scans = append(scans, scan)
+	default:
+		scan, err := Decide(d.Event, d.Payload)
+		if errors.Is(err, ErrIgnored) {
+			log.Info("delivery needs no scan")
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("plan delivery %s: %w", deliveryID, err)
+		}
+		scans = append(scans, scan)
+	}
+	for _, scan := range scans {
+		scan.DeliveryID = deliveryID
+		if err := p.schedule(ctx, log, d, scan); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// schedule creates a scan's check runs (queued) and enqueues it.
+func (p *Planner) schedule(ctx context.Context, log *slog.Logger, d Delivery, scan jobs.Scan) error {
 	log = log.With(slog.String("repo", scan.Repo), slog.String("sha", scan.HeadSHA))
+	if scan.Kind == jobs.ScanPullRequest && p.cfg.Heads != nil {
+		if err := p.cfg.Heads.SetPullHead(ctx, scan.Repo, scan.PRNumber, scan.HeadSHA, d.ReceivedAt); err != nil {
+			return err
+		}
+	}
 	gh, err := p.cfg.Clients.Installation(scan.InstallationID)
 	if err != nil {
 		return err
@@ -85,18 +157,125 @@ func (p *Planner) Plan(ctx context.Context, deliveryID string) error {
 	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: scan.HeadSHA, AppID: p.cfg.Clients.AppID()}
 	details := ""
 	if p.cfg.DetailsURL != nil {
-		details = p.cfg.DetailsURL(deliveryID)
+		details = p.cfg.DetailsURL(scan.DeliveryID)
 	}
-	ids, err := runs.Ensure(ctx, p.cfg.Checks, func(check string) string { return ExternalID(deliveryID, check) }, details)
+	ids, err := runs.Ensure(ctx, p.cfg.Checks, func(check string) string { return ExternalID(scan.DeliveryID, check) }, details)
 	if err != nil {
 		return err
 	}
 	scan.CheckRuns = ids
-	if err := p.cfg.Queue.EnqueueScan(ctx, scan); err != nil {
+	if err := p.cfg.Queue.EnqueueScan(ctx, scan, time.Time{}); err != nil {
 		return fmt.Errorf("enqueue scan of %s@%s: %w", scan.Repo, scan.HeadSHA, err)
 	}
-	log.Info("scan planned", slog.String("kind", scan.Kind), slog.Int("pr", scan.PRNumber))
+	log.Info("scan planned", slog.String("kind", scan.Kind), slog.Int("pr", scan.PRNumber), slog.String("trigger", scan.Trigger))
 	return nil
+}
+
+// installation handles an app being installed (baseline of every
+// repository) or uninstalled (forget its tokens).
+func (p *Planner) installation(ctx context.Context, log *slog.Logger, d Delivery, e *github.InstallationEvent) error {
+	id := e.GetInstallation().GetID()
+	switch e.GetAction() {
+	case "deleted", "suspend":
+		p.cfg.Clients.Forget(id)
+		log.Info("installation removed: tokens forgotten", slog.Int64("installation", id))
+		return nil
+	case "created":
+		repos := e.Repositories
+		if len(repos) == 0 {
+			gh, err := p.cfg.Clients.Installation(id)
+			if err != nil {
+				return err
+			}
+			opts := &github.ListOptions{PerPage: 100}
+			for {
+				list, resp, err := gh.Apps.ListRepos(ctx, opts)
+				if err != nil {
+					return fmt.Errorf("list repositories of installation %d: %w", id, err)
+				}
+				repos = append(repos, list.Repositories...)
+				if resp.NextPage == 0 {
+					break
+				}
+				opts.Page = resp.NextPage
+			}
+		}
+		return p.baselines(ctx, log, d, id, repos)
+	}
+	return nil
+}
+
+// baselines enqueues a scan of each repository's default branch head,
+// paced. The worker resolves the head and creates the check runs.
+func (p *Planner) baselines(ctx context.Context, log *slog.Logger, d Delivery, installation int64, repos []*github.Repository) error {
+	at := p.cfg.Now()
+	for i, r := range repos {
+		scan := jobs.Scan{
+			DeliveryID: d.ID, InstallationID: installation, Repo: r.GetFullName(),
+			Kind: jobs.ScanBaseline, DefaultBranch: r.GetDefaultBranch(), Trigger: "installation",
+		}
+		if err := p.cfg.Queue.EnqueueScan(ctx, scan, at.Add(time.Duration(i)*p.cfg.BaselinePace)); err != nil {
+			return fmt.Errorf("enqueue baseline of %s: %w", r.GetFullName(), err)
+		}
+	}
+	log.Info("baseline scans planned", slog.Int64("installation", installation), slog.Int("repositories", len(repos)))
+	return nil
+}
+
+// rescanComment handles "/gatehouse rescan" on a pull request: only from a
+// user with write access to the base repository; acknowledged with 👀.
+func (p *Planner) rescanComment(ctx context.Context, log *slog.Logger, e *github.IssueCommentEvent) (jobs.Scan, error) {
+	if e.GetAction() != "created" || !e.GetIssue().IsPullRequest() {
+		return jobs.Scan{}, ErrIgnored
+	}
+	if strings.TrimSpace(e.GetComment().GetBody()) != RescanCommand {
+		return jobs.Scan{}, ErrIgnored
+	}
+	user := e.GetComment().GetUser()
+	if user.GetType() == "Bot" {
+		return jobs.Scan{}, ErrIgnored
+	}
+	owner, name := e.GetRepo().GetOwner().GetLogin(), e.GetRepo().GetName()
+	gh, err := p.cfg.Clients.Installation(e.GetInstallation().GetID())
+	if err != nil {
+		return jobs.Scan{}, err
+	}
+	perm, _, err := gh.Repositories.GetPermissionLevel(ctx, owner, name, user.GetLogin())
+	if err != nil {
+		return jobs.Scan{}, fmt.Errorf("permission of %s on %s/%s: %w", user.GetLogin(), owner, name, err)
+	}
+	switch perm.GetPermission() {
+	case "admin", "maintain", "write":
+	default:
+		log.Info("rescan refused: no write access", slog.String("user", user.GetLogin()), slog.String("permission", perm.GetPermission()))
+		return jobs.Scan{}, ErrIgnored
+	}
+	if _, _, err := gh.Reactions.CreateIssueCommentReaction(ctx, owner, name, e.GetComment().GetID(), "eyes"); err != nil {
+		return jobs.Scan{}, fmt.Errorf("react to rescan comment: %w", err)
+	}
+	pr, _, err := gh.PullRequests.Get(ctx, owner, name, e.GetIssue().GetNumber())
+	if err != nil {
+		return jobs.Scan{}, fmt.Errorf("get pull request %s/%s#%d: %w", owner, name, e.GetIssue().GetNumber(), err)
+	}
+	if pr.GetState() != "open" {
+		return jobs.Scan{}, ErrIgnored
+	}
+	return pullScan(e.GetInstallation().GetID(), e.GetRepo(), pr, "rescan by @"+user.GetLogin()), nil
+}
+
+func pullScan(installation int64, repo *github.Repository, pr *github.PullRequest, trigger string) jobs.Scan {
+	return jobs.Scan{
+		InstallationID: installation,
+		Repo:           repo.GetFullName(),
+		Kind:           jobs.ScanPullRequest,
+		HeadSHA:        pr.GetHead().GetSHA(),
+		HeadRef:        pr.GetHead().GetRef(),
+		BaseSHA:        pr.GetBase().GetSHA(),
+		BaseRef:        pr.GetBase().GetRef(),
+		DefaultBranch:  repo.GetDefaultBranch(),
+		PRNumber:       pr.GetNumber(),
+		Trigger:        trigger,
+	}
 }
 
 // ExternalID ties a check run to the delivery that asked for it, so a
@@ -122,18 +301,17 @@ func Decide(event string, payload []byte) (jobs.Scan, error) {
 		if pr.GetState() == "closed" {
 			return jobs.Scan{}, ErrIgnored
 		}
-		return jobs.Scan{
-			InstallationID: e.GetInstallation().GetID(),
-			Repo:           e.GetRepo().GetFullName(),
-			Kind:           jobs.ScanPullRequest,
-			HeadSHA:        pr.GetHead().GetSHA(),
-			HeadRef:        pr.GetHead().GetRef(),
-			BaseSHA:        pr.GetBase().GetSHA(),
-			BaseRef:        pr.GetBase().GetRef(),
-			DefaultBranch:  e.GetRepo().GetDefaultBranch(),
-			PRNumber:       pr.GetNumber(),
-			Trigger:        "pull_request." + e.GetAction(),
-		}, nil
+		return pullScan(e.GetInstallation().GetID(), e.GetRepo(), pr, "pull_request."+e.GetAction()), nil
+	case *github.CheckRunEvent:
+		if e.GetAction() != "rerequested" {
+			return jobs.Scan{}, ErrIgnored
+		}
+		return rerun(e.GetInstallation().GetID(), e.GetRepo(), e.GetCheckRun().GetHeadSHA(), e.GetCheckRun().PullRequests, e.GetSender()), nil
+	case *github.CheckSuiteEvent:
+		if e.GetAction() != "rerequested" {
+			return jobs.Scan{}, ErrIgnored
+		}
+		return rerun(e.GetInstallation().GetID(), e.GetRepo(), e.GetCheckSuite().GetHeadSHA(), e.GetCheckSuite().PullRequests, e.GetSender()), nil
 	case *github.PushEvent:
 		if e.GetDeleted() || isZero(e.GetAfter()) || !strings.HasPrefix(e.GetRef(), "refs/heads/") {
 			return jobs.Scan{}, ErrIgnored
@@ -154,6 +332,23 @@ func Decide(event string, payload []byte) (jobs.Scan, error) {
 		}, nil
 	}
 	return jobs.Scan{}, ErrIgnored
+}
+
+// rerun plans the Re-run button: the same head, as part of its pull
+// request when GitHub names one, else the head alone.
+func rerun(installation int64, repo *github.Repository, head string, prs []*github.PullRequest, sender *github.User) jobs.Scan {
+	trigger := "re-run by @" + sender.GetLogin()
+	for _, pr := range prs {
+		if pr.GetHead().GetSHA() == head {
+			s := pullScan(installation, repo, pr, trigger)
+			s.DefaultBranch = repo.GetDefaultBranch()
+			return s
+		}
+	}
+	return jobs.Scan{
+		InstallationID: installation, Repo: repo.GetFullName(), Kind: jobs.ScanPush,
+		HeadSHA: head, DefaultBranch: repo.GetDefaultBranch(), Trigger: trigger,
+	}
 }
 
 func isZero(sha string) bool {

@@ -204,3 +204,16 @@ func truncate(s string, n int) string {
 	}
 	return s[:n-3] + "..."
 }
+
+// Cancel completes a check run as cancelled (its scan was superseded).
+func (c *CheckRuns) Cancel(ctx context.Context, check string, id int64, title, summary string, now time.Time) error {
+	_, _, err := c.GH.Checks.UpdateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, id, github.UpdateCheckRunOptions{
+		Name: CheckRunName(check), Status: github.Ptr("completed"), Conclusion: github.Ptr("cancelled"),
+		CompletedAt: &github.Timestamp{Time: now},
+		Output:      &github.CheckRunOutput{Title: github.Ptr(title), Summary: github.Ptr(summary)},
+	})
+	if err != nil {
+		return fmt.Errorf("cancel check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
+	}
+	return nil
+}

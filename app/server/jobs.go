@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/app/jobs"
+	"github.com/gatehouse/gatehouse/app/planner"
 	"github.com/gatehouse/gatehouse/app/queue"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/webhook"
@@ -74,12 +75,12 @@ func (d deliverySink) Accept(ctx context.Context, w webhook.Delivery) (bool, err
 // deliverySource reads stored deliveries (planner.DeliverySource).
 type deliverySource struct{ st *store.Store }
 
-func (d deliverySource) Delivery(ctx context.Context, id string) (string, []byte, error) {
+func (d deliverySource) Delivery(ctx context.Context, id string) (planner.Delivery, error) {
 	del, err := d.st.GetDelivery(ctx, id)
 	if err != nil {
-		return "", nil, err
+		return planner.Delivery{}, err
 	}
-	return del.Event, del.Payload, nil
+	return planner.Delivery{ID: del.ID, Event: del.Event, Payload: del.Payload, ReceivedAt: del.ReceivedAt}, nil
 }
 
 // scanQueue enqueues scans (planner.Enqueuer): one job per delivery and
@@ -89,9 +90,9 @@ type scanQueue struct {
 	maxAttempts int
 }
 
-func (sq scanQueue) EnqueueScan(ctx context.Context, a jobs.Scan) error {
+func (sq scanQueue) EnqueueScan(ctx context.Context, a jobs.Scan, at time.Time) error {
 	return sq.q.Enqueue(ctx, jobs.KindScan, a, queue.EnqueueOpts{
-		UniqueKey: "scan:" + a.DeliveryID + ":" + a.HeadSHA, MaxAttempts: sq.maxAttempts,
+		UniqueKey: "scan:" + a.DeliveryID + ":" + a.Repo + ":" + a.HeadSHA, MaxAttempts: sq.maxAttempts, ScheduledAt: at,
 	})
 }
 

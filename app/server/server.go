@@ -68,6 +68,8 @@ type Config struct {
 	MaxAttempts int
 	// PollInterval is how often workers look for jobs enqueued elsewhere.
 	PollInterval time.Duration
+	// BaselinePace spaces the baseline scans of a new installation.
+	BaselinePace time.Duration
 }
 
 // Server is a running gatehouse serve.
@@ -153,11 +155,12 @@ func (s *Server) setup(ctx context.Context) error {
 		}
 		s.planner = planner.New(planner.Config{
 			Deliveries: deliverySource{s.store}, Clients: s.gh, Queue: scanQueue{q, cfg.MaxAttempts},
-			Checks: cfg.Checks, Logger: cfg.Logger,
+			Heads: s.store, Checks: cfg.Checks, Logger: cfg.Logger, BaselinePace: cfg.BaselinePace,
 		})
 		s.worker = worker.New(worker.Config{
 			Clients: s.gh, Runner: cfg.Runner, Decider: cfg.Decider, Checks: cfg.Checks,
 			WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
+			Store: s.store,
 		})
 		s.registerJobs()
 	}

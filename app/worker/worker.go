@@ -51,8 +51,18 @@ type Decider interface {
 	Decide(ctx context.Context, in DecideInput) (*Decision, error)
 }
 
+// Store is what the worker keeps between jobs: the newest head of each pull
+// request (to notice superseded scans) and per-commit results (so a base
+// commit is scanned once).
+type Store interface {
+	PullHead(ctx context.Context, repo string, number int) (string, error)
+	CommitResult(ctx context.Context, repo, sha, check, engineKey string) ([]byte, error)
+	PutCommitResult(ctx context.Context, repo, sha, check, engineKey string, result []byte) error
+}
+
 // Config wires a Worker.
 type Config struct {
+	Store   Store
 	Clients Clients
 	Runner  checks.Runner
 	Decider Decider
@@ -92,7 +102,17 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
 	if err != nil {
 		return err
 	}
+	if s.Kind == jobs.ScanBaseline && s.HeadSHA == "" {
+		if err := w.prepareBaseline(ctx, gh, &s); err != nil {
+			return err
+		}
+		log = log.With(slog.String("sha", s.HeadSHA))
+	}
 	runs := w.checkRuns(gh, s)
+	if newer := w.supersededBy(ctx, s); newer != "" {
+		log.Info("scan superseded before it started", slog.String("newer", newer))
+		return w.cancel(ctx, runs, s, newer)
+	}
 	for _, check := range w.cfg.Checks {
 		if id, ok := s.CheckRuns[check]; ok {
 			if err := runs.Start(ctx, check, id); err != nil {
@@ -111,6 +131,11 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
 	}
 	if err := w.report(ctx, runs, s, head, dec); err != nil {
 		return err
+	}
+	if newer := w.supersededBy(ctx, s); newer != "" {
+		// The check runs belong to this (older) commit and stay; what is
+		// posted on the pull request must not go over the newer verdict.
+		log.Info("scan superseded: pull request comments skipped", slog.String("newer", newer))
 	}
 	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)))
 	return nil
@@ -163,7 +188,9 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 			spec.Refs = append(spec.Refs, "refs/heads/"+s.BaseRef)
 		}
 	case jobs.ScanPush:
-		spec.Refs = []string{"refs/heads/" + s.HeadRef}
+		if s.HeadRef != "" {
+			spec.Refs = []string{"refs/heads/" + s.HeadRef}
+		}
 		if s.BaseSHA == "" && s.DefaultBranch != "" && s.DefaultBranch != s.HeadRef {
 			// A new branch: compare with the default branch.
 			spec.Refs = append(spec.Refs, "refs/heads/"+s.DefaultBranch)
@@ -178,13 +205,15 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 		compare = s.BaseSHA
 	}
 	if s.Kind == jobs.ScanPush && s.BaseSHA == "" && s.DefaultBranch != "" && s.DefaultBranch != s.HeadRef {
-		if mb, err := co.MergeBaseWith(ctx, "refs/gatehouse/1"); err == nil {
+		if mb, err := co.MergeBaseWith(ctx, "refs/gatehouse/"+fmt.Sprint(len(spec.Refs)-1)); err == nil {
 			compare = mb
 		}
 	}
 	target := checks.Target{Dir: co.Dir, HeadRev: s.HeadSHA, BaseRev: compare}
-	if s.Kind == jobs.ScanBaseline {
-		target = checks.Target{Dir: co.Dir} // the tree alone
+	if s.Kind == jobs.ScanBaseline || compare == s.HeadSHA {
+		// The tree alone: a baseline, or a commit that adds nothing to
+		// what it is compared with (a re-run on the default branch).
+		target = checks.Target{Dir: co.Dir}
 	}
 	head, err = w.cfg.Runner.Run(ctx, checks.Request{Target: target, Checks: w.cfg.Checks})
 	if err != nil {
@@ -202,18 +231,33 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 	if len(treeChecks) == 0 {
 		return head, nil, nil
 	}
+	base, missing := w.cachedBase(ctx, s.Repo, compare, head, treeChecks)
+	if len(missing) == 0 {
+		return head, base, nil
+	}
 	baseDir, err := co.Worktree(ctx, "base", compare)
 	if err != nil {
 		return nil, nil, fmt.Errorf("check out base %s: %w", compare, err)
 	}
-	base, err = w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: baseDir}, Checks: treeChecks})
+	fresh, err := w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: baseDir}, Checks: missing})
 	if err != nil {
 		return nil, nil, fmt.Errorf("scan base %s@%s: %w", s.Repo, compare, err)
+	}
+	w.cacheBase(ctx, s.Repo, compare, fresh)
+	base.Results = append(base.Results, fresh.Results...)
+	for c, e := range fresh.Errors {
+		if base.Errors == nil {
+			base.Errors = map[string]string{}
+		}
+		base.Errors[c] = e
 	}
 	return head, base, nil
 }
 
 func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan, head *checks.Response, dec *Decision) error {
+	if head == nil {
+		head = &checks.Response{}
+	}
 	rng := templates.Range{Kind: s.Kind, Base: s.BaseSHA, Head: s.HeadSHA, PRNumber: s.PRNumber, NewRef: s.Kind == jobs.ScanPush && s.BaseSHA == ""}
 	var dbDate time.Time
 	if w.cfg.DBUpdatedAt != nil {

@@ -1,10 +1,14 @@
 package secrets
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/checks"
@@ -81,5 +85,76 @@ func TestScanGitHostileConfig(t *testing.T) {
 	}
 	for _, m := range ran {
 		t.Errorf("the scan ran %s", m.Name())
+	}
+}
+
+// countdownCtx is cancelled by its n-th Done call: a way to cancel a scan at
+// many different points without timing.
+type countdownCtx struct {
+	context.Context
+	n      atomic.Int64
+	cancel context.CancelFunc
+}
+
+func newCountdownCtx(n int64) *countdownCtx {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &countdownCtx{Context: ctx, cancel: cancel}
+	c.n.Store(n)
+	return c
+}
+
+func (c *countdownCtx) Done() <-chan struct{} {
+	if c.n.Add(-1) == 0 {
+		c.cancel()
+	}
+	return c.Context.Done()
+}
+
+// TestScanCancelledAnywhere cancels scans at many points: each must either
+// finish with the complete result or fail with context.Canceled, never hang
+// or return a partial result as complete.
+func TestScanCancelledAnywhere(t *testing.T) {
+	h := buildHistory(t)
+	s := newScanner(t, Options{Concurrency: 2})
+	targets := map[string]checks.Target{
+		"dir": {Dir: fixtureDir},
+		"git": {Dir: h.dir, HeadRev: "HEAD"},
+	}
+	for name, target := range targets {
+		want := run(t, s, target)
+		completed, cancelled := 0, 0
+		for n := int64(1); n <= 400; n += 3 {
+			ctx := newCountdownCtx(n)
+			res, err := s.Run(ctx, target)
+			ctx.cancel()
+			switch {
+			case err == nil:
+				completed++
+				if !slices.Equal(got(res.Findings), got(want.Findings)) {
+					t.Errorf("%s, cancelled at Done call %d: partial result %v returned as complete", name, n, got(res.Findings))
+				}
+			case errors.Is(err, context.Canceled):
+				cancelled++
+			default:
+				t.Errorf("%s, cancelled at Done call %d: %v, want context.Canceled", name, n, err)
+			}
+		}
+		if cancelled == 0 {
+			t.Errorf("%s: no run was cancelled (%d completed): the countdown never hit the scan", name, completed)
+		}
+	}
+}
+
+// TestScanGitCorruptRepo makes git log fail half way (a blob is missing):
+// the scan must fail, not hang and not pass.
+func TestScanGitCorruptRepo(t *testing.T) {
+	h := buildHistory(t)
+	blob := gittest.Git(t, h.dir, "rev-parse", h.c2+":"+h.stagingFile)
+	if err := os.Remove(filepath.Join(h.dir, ".git", "objects", blob[:2], blob[2:])); err != nil {
+		t.Fatalf("remove blob %s: %v", blob, err)
+	}
+	_, err := newScanner(t, Options{}).Run(context.Background(), checks.Target{Dir: h.dir, HeadRev: "HEAD"})
+	if err == nil || !strings.Contains(err.Error(), "git log") {
+		t.Errorf("err = %v, want a git log failure", err)
 	}
 }

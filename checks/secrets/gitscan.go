@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/fatih/semgroup"
 	"github.com/zricethezav/gitleaks/v8/cmd/scm"
@@ -75,15 +76,21 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 		return nil
 	}
 
-	// Cancelling gitCtx kills git; every way out of the scan below cancels
-	// it, so git never blocks on a pipe nobody reads.
+	// gitleaks' diff parser spins forever on a pipe closed under it, and
+	// sources.Git closes the pipe (through Cmd.Wait) as soon as its loop
+	// returns early: on cancellation, or on the first line git writes to
+	// stderr. So its loop and its goroutines run on a context that is never
+	// cancelled, and stopping means killing git (cancelling gitCtx): git's
+	// output then ends, the parser reaches end of file, and the loop
+	// finishes on its own. Fragments yielded after that are skipped.
 	gitCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	runCtx := context.WithoutCancel(ctx)
 	cmd, err := sources.NewGitLogCmdContext(gitCtx, t.Dir, logOptions(revs))
 	if err != nil {
 		return fmt.Errorf("secrets: start git log in %s: %w", t.Dir, err)
 	}
-	sema := semgroup.NewGroup(gitCtx, int64(s.conc))
+	sema := semgroup.NewGroup(runCtx, int64(s.conc))
 	src := &sources.Git{
 		Cmd:    cmd,
 		Config: &s.rules.cfg,
@@ -91,25 +98,30 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 		Remote: &sources.RemoteInfo{Platform: scm.NoPlatform},
 		Sema:   sema,
 	}
-	yieldErr := make(chan error, 1)
-	fail := func(err error) error {
-		select {
-		case yieldErr <- err:
-		default:
-		}
+	var (
+		failOnce sync.Once
+		failErr  error
+	)
+	fail := func(err error) {
+		failOnce.Do(func() { failErr = err })
 		cancel()
-		return err
 	}
-	err = src.Fragments(gitCtx, func(frag sources.Fragment, err error) error {
-		if err != nil {
-			// git wrote to stderr (gitleaks logs the line) or a blob could
-			// not be read: the history was not fully scanned.
-			return fail(fmt.Errorf("secrets: git log in %s: %w", t.Dir, err))
-		}
-		if !inPaths(paths, frag.FilePath) {
+	err = src.Fragments(runCtx, func(frag sources.Fragment, err error) error {
+		switch {
+		case err != nil && frag.FilePath == "" && frag.CommitSHA == "":
+			// git wrote to stderr (gitleaks logs the line); git has closed
+			// stderr, so it has exited or is about to. sources.Git returns
+			// right after this call: let the parser read to the end first.
+			fail(fmt.Errorf("secrets: git log in %s failed (see the log): %w", t.Dir, err))
+			for range cmd.DiffFilesCh() {
+			}
 			return nil
-		}
-		if int64(len(frag.Raw)) > s.maxBytes {
+		case err != nil:
+			fail(fmt.Errorf("secrets: read %s in commit %.12s: %w", frag.FilePath, frag.CommitSHA, err))
+			return nil
+		case gitCtx.Err() != nil, !inPaths(paths, frag.FilePath):
+			return nil
+		case int64(len(frag.Raw)) > s.maxBytes:
 			c.skip("size:"+frag.CommitSHA+":"+frag.FilePath, frag.FilePath, fmt.Sprintf(
 				"lines added in commit %.12s larger than %d MB (%d bytes)", frag.CommitSHA, s.maxMB, len(frag.Raw)))
 			return nil
@@ -117,26 +129,16 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 		c.detect(gitCtx, frag.FilePath, frag)
 		return nil
 	})
-	// Join gitleaks' per-file goroutines, then let its diff parser and
-	// stderr reader finish (git has exited or been killed by now).
 	semErr := sema.Wait()
 	cancel()
-	for range cmd.DiffFilesCh() {
-	}
-	for range cmd.ErrCh() {
-	}
-	select {
-	case e := <-yieldErr:
-		return e
-	default:
-	}
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("secrets: scan %s: %w", t.Dir, ctxErr)
-	}
-	if err != nil {
+	switch {
+	case failErr != nil:
+		return failErr
+	case ctx.Err() != nil:
+		return fmt.Errorf("secrets: scan %s: %w", t.Dir, ctx.Err())
+	case err != nil:
 		return fmt.Errorf("secrets: git log in %s: %w", t.Dir, err)
-	}
-	if semErr != nil {
+	case semErr != nil:
 		return fmt.Errorf("secrets: scan history of %s: %w", t.Dir, semErr)
 	}
 	c.note("git mode: the lines added by %d commits were scanned; git log -p shows no diff for merge commits, so lines a merge itself introduces (conflict resolutions) and binary files were not scanned", c.commits)

@@ -1,0 +1,284 @@
+package templates
+
+import (
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+// ReviewCommentData is an inline review comment on one blocking finding.
+type ReviewCommentData struct {
+	// Marker is the hidden HTML comment the reporter finds the comment by
+	// later; it is rendered first, as is.
+	Marker  string
+	Finding checks.Evaluated
+	// Anchor, when set, says why the comment does not sit on the finding's
+	// own line ("no line number: shown at the first change of the file").
+	Anchor string
+	safeText
+}
+
+// ReviewBodyData is the body of one check's review.
+type ReviewBodyData struct {
+	Marker  string
+	Verdict checks.Verdict
+	HeadSHA string
+	// Commented is the number of inline comments the review carries.
+	Commented int
+	// Uncommented counts blocking findings on changed lines left without a
+	// comment because the review reached its comment limit.
+	Uncommented int
+	// Outside are the blocking findings that are not on a line the pull
+	// request changes, so GitHub takes no comment on them.
+	Outside []checks.Evaluated
+	// Event is the review event, REQUEST_CHANGES or COMMENT.
+	Event      string
+	DetailsURL string
+
+	// Filled while fitting the body into GitHub's limit.
+	Rows    []checks.Evaluated
+	Omitted int
+	safeText
+}
+
+// FixedReplyData is the reply to a finding's thread once a push fixed it.
+type FixedReplyData struct {
+	Marker  string
+	Check   string
+	HeadSHA string
+}
+
+// SummaryData is the sticky summary comment of a pull request.
+type SummaryData struct {
+	Marker   string
+	HeadSHA  string
+	Verdicts []checks.Verdict
+	// OnDiff holds the fingerprints of blocking findings that carry (or
+	// already carried) an inline review comment.
+	OnDiff     map[string]bool
+	DetailsURL string
+
+	// Filled while fitting the comment into GitHub's limit.
+	Rows    []SummaryRow
+	Omitted int
+	safeText
+}
+
+// SummaryRow is one blocking finding of the summary table.
+type SummaryRow struct {
+	checks.Evaluated
+	OnDiff bool
+}
+
+// ReviewComment renders an inline review comment on a finding. For a
+// secret it shows only the redacted Match, never the message.
+func ReviewComment(d ReviewCommentData) (string, error) {
+	out, err := render("review_comment.md.tmpl", d)
+	if err != nil {
+		return "", err
+	}
+	return hardCut(out, MaxCommentBody), nil
+}
+
+// ReviewBody renders a review's body within GitHub's comment limit: when
+// the findings outside the diff do not fit, the table is cut and says how
+// many were left out.
+func ReviewBody(d ReviewBodyData) (string, error) {
+	rows := append([]checks.Evaluated(nil), d.Outside...)
+	sortFindings(rows)
+	return fitRows(len(rows), MaxCommentBody, func(n int) (string, error) {
+		d.Rows, d.Omitted = rows[:n], len(rows)-n
+		return render("review_body.md.tmpl", &d)
+	})
+}
+
+// FixedReply renders the reply that tells a finding's thread it is fixed.
+func FixedReply(d FixedReplyData) (string, error) {
+	out, err := render("fixed_reply.md.tmpl", d)
+	if err != nil {
+		return "", err
+	}
+	return hardCut(out, MaxCommentBody), nil
+}
+
+// SummaryComment renders the sticky summary comment: each check's
+// conclusion and a table of the blocking findings, within GitHub's
+// comment limit (the table is cut with a note when it does not fit).
+func SummaryComment(d SummaryData) (string, error) {
+	var rows []SummaryRow
+	for _, v := range d.Verdicts {
+		for _, f := range v.Findings {
+			if f.Blocking {
+				rows = append(rows, SummaryRow{Evaluated: f, OnDiff: d.OnDiff[f.Fingerprint]})
+			}
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.Check != b.Check {
+			return a.Check < b.Check
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.StartLine < b.StartLine
+	})
+	return fitRows(len(rows), MaxCommentBody, func(n int) (string, error) {
+		d.Rows, d.Omitted = rows[:n], len(rows)-n
+		return render("summary_comment.md.tmpl", &d)
+	})
+}
+
+// fitRows renders with as many rows as keep the text within limit bytes
+// (bytes, not characters: a safe bound for GitHub's character limit).
+func fitRows(total, limit int, renderN func(n int) (string, error)) (string, error) {
+	out, err := renderN(total)
+	if err != nil || len(out) <= limit {
+		return out, err
+	}
+	lo, hi := 0, total
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		s, err := renderN(mid)
+		if err != nil {
+			return "", err
+		}
+		if len(s) <= limit {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	out, err = renderN(lo)
+	if err != nil {
+		return "", err
+	}
+	return hardCut(out, limit), nil
+}
+
+// hardCut is the last resort when even the frame does not fit: it cuts at
+// a character boundary and says so. The start (with its marker) is kept.
+func hardCut(s string, limit int) string {
+	if len(s) <= limit {
+		return s
+	}
+	const note = "\n\n… cut to GitHub's comment size limit."
+	n := max(limit-len(note), 0)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + note
+}
+
+// safeText gives the comment templates text that cannot break out of the
+// comment: HTML (an unclosed "<!--" would hide the rest), @mentions (they
+// would notify strangers) and github.com issue links (they would put a
+// back-reference on other projects' issues, which is why Dependabot links
+// through redirect.github.com) are neutralized.
+type safeText struct{}
+
+// maxProse caps a paragraph of advisory text.
+const maxProse = 1500
+
+// Text is one paragraph of untrusted text, flattened and neutralized.
+func (safeText) Text(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	s = strings.ReplaceAll(s, "<", "&lt;")
+	s = strings.ReplaceAll(s, "https://github.com/", "https://redirect.github.com/")
+	s = breakMentions(s)
+	return cutRunes(s, maxProse)
+}
+
+// Cell is untrusted text for a markdown table cell.
+func (t safeText) Cell(s string) string {
+	return cutRunes(strings.ReplaceAll(t.Text(s), "|", `\|`), 200)
+}
+
+// Link is a URL made safe to print: github.com links go through
+// redirect.github.com, anything that is not http(s) is dropped.
+func (safeText) Link(u string) string {
+	u = strings.TrimSpace(u)
+	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+		return ""
+	}
+	if strings.ContainsAny(u, " <>()`\n") {
+		return ""
+	}
+	return strings.Replace(u, "https://github.com/", "https://redirect.github.com/", 1)
+}
+
+// Fix is the fix column of a finding. A secret's is always the same
+// sentence, so no scanner text about a secret reaches a comment.
+func (t safeText) Fix(f checks.Finding) string {
+	if f.Check == checks.Secrets {
+		return "rotate the secret: it stays in the git history"
+	}
+	return t.Cell(fixText(f))
+}
+
+// Severity is a severity's name with a capital ("High").
+func (safeText) Severity(s checks.Severity) string {
+	n := s.String()
+	return strings.ToUpper(n[:1]) + n[1:]
+}
+
+// ConclusionIcon marks a check's conclusion in the summary.
+func (safeText) ConclusionIcon(c checks.Conclusion) string {
+	switch c {
+	case checks.ConclusionSuccess:
+		return "✅"
+	case checks.ConclusionFailure:
+		return "❌"
+	case checks.ConclusionSkipped:
+		return "⏭️"
+	}
+	return "⚪"
+}
+
+// Counts returns a verdict's blocking and other findings.
+func (safeText) Counts(v checks.Verdict) [2]int {
+	b := v.Blocking()
+	return [2]int{b, len(v.Findings) - b}
+}
+
+// TotalBlocking counts the blocking findings of all verdicts.
+func (d SummaryData) TotalBlocking() int {
+	n := 0
+	for _, v := range d.Verdicts {
+		n += v.Blocking()
+	}
+	return n
+}
+
+// breakMentions puts a zero-width space after each "@" that starts a name.
+func breakMentions(s string) string {
+	if !strings.Contains(s, "@") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		b.WriteByte(s[i])
+		if s[i] == '@' && i+1 < len(s) && isNameByte(s[i+1]) {
+			b.WriteString("\u200b")
+		}
+	}
+	return b.String()
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// cutRunes cuts s to at most n characters, marking the cut.
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
