@@ -48,6 +48,10 @@ type FixedReplyData struct {
 	Marker  string
 	Check   string
 	HeadSHA string
+	// Reason, when set, is the sentence saying why a finding that is still
+	// there no longer blocks; empty means it is gone.
+	Reason string
+	safeText
 }
 
 // SummaryData is the sticky summary comment of a pull request.
@@ -55,6 +59,9 @@ type SummaryData struct {
 	Marker   string
 	HeadSHA  string
 	Verdicts []checks.Verdict
+	// Comments says line comments are on, so the table says which
+	// findings have one.
+	Comments bool
 	// OnDiff holds the fingerprints of blocking findings that carry (or
 	// already carried) an inline review comment.
 	OnDiff     map[string]bool

@@ -137,7 +137,9 @@ func (r *Repo) commit(ctx context.Context, branch, message string, files map[str
 		}
 	}
 	for _, p := range remove {
-		if _, err := s.gitOut(ctx, r.dir, env, nil, "update-index", "--force-remove", p); err != nil {
+		// --index-info with mode 0 removes the entry; --force-remove would
+		// need a work tree, which a bare repository has not.
+		if _, err := s.gitOut(ctx, r.dir, env, []byte("0 0000000000000000000000000000000000000000\t"+p+"\n"), "update-index", "--index-info"); err != nil {
 			return "", err
 		}
 	}

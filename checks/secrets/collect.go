@@ -43,6 +43,7 @@ type collector struct {
 	allowlisted int // paths excluded by gitleaks' global path allowlist
 	binary      int // files gitleaks recognised as binary and did not read
 	notes       []string
+	seen        map[string]bool // git mode: commits gitleaks yielded text for
 }
 
 func newCollector(det *detect.Detector) *collector {
@@ -50,7 +51,28 @@ func newCollector(det *detect.Detector) *collector {
 		det:      det,
 		files:    make(map[string]struct{}),
 		skipSeen: make(map[string]struct{}),
+		seen:     make(map[string]bool),
 	}
+}
+
+func (c *collector) sawCommit(sha string) {
+	c.mu.Lock()
+	c.seen[sha] = true
+	c.mu.Unlock()
+}
+
+// unseen returns the commits of want that were not seen, sorted.
+func (c *collector) unseen(want map[string]bool) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var missed []string
+	for sha := range want {
+		if !c.seen[sha] {
+			missed = append(missed, sha)
+		}
+	}
+	slices.Sort(missed)
+	return missed
 }
 
 // detect runs the rules on one fragment; file is the key the fragment's

@@ -1,12 +1,8 @@
 package secrets
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,31 +13,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/checks"
 )
-
-// logOptions returns the options for the revisions revs, passed to the `git log -p -U0` that gitleaks runs. They pin
-// down everything a user's or a repository's git configuration could change
-// in that output or use to run a program: no external diff or textconv
-// driver, submodules shown as one line (never entered), no colour,
-// decoration, notes, signatures (which would run gpg) or mailmap, full
-// commit ids, the medium format and default dates gitleaks' parser expects,
-// the standard a/ b/ prefixes, paths from the repository root, and the root
-// commit's diff even when log.showRoot is false. The diff
-// filter is the gitleaks CLI's: deleted, type-changed, unmerged and broken
-// pairs carry no added text. `git log` runs no hooks and no smudge filter,
-// and with its output on a pipe it starts no pager.
-//
-// The revisions are full hex ids (resolveCommit), so splitting the options
-// on spaces, as gitleaks does, cannot inject anything.
-func logOptions(revs []string) string {
-	opts := []string{
-		"--no-ext-diff", "--no-textconv", "--submodule=short",
-		"--no-color", "--no-decorate", "--no-notes", "--no-show-signature", "--no-mailmap",
-		"--no-abbrev-commit", "--format=medium", "--date=default",
-		"--src-prefix=a/", "--dst-prefix=b/", "--no-relative", "--root",
-		"--full-history", "--diff-filter=tuxdb",
-	}
-	return strings.Join(append(opts, revs...), " ")
-}
 
 // scanGit scans every line added by the commits in t.BaseRev..t.HeadRev with
 // gitleaks' git source (sources.Git over sources.NewGitLogCmdContext).
@@ -121,7 +92,9 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 			return nil
 		case gitCtx.Err() != nil, !inPaths(paths, frag.FilePath):
 			return nil
-		case int64(len(frag.Raw)) > s.maxBytes:
+		}
+		c.sawCommit(frag.CommitSHA)
+		if int64(len(frag.Raw)) > s.maxBytes {
 			c.skip("size:"+frag.CommitSHA+":"+frag.FilePath, frag.FilePath, fmt.Sprintf(
 				"lines added in commit %.12s larger than %d MB (%d bytes)", frag.CommitSHA, s.maxMB, len(frag.Raw)))
 			return nil
@@ -141,59 +114,16 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 	case semErr != nil:
 		return fmt.Errorf("secrets: scan history of %s: %w", t.Dir, semErr)
 	}
+	// gitleaks' diff parser stops at the first patch it cannot parse and
+	// says nothing: check that every commit adding text was seen.
+	want, err := commitsAddingText(ctx, t.Dir, revs, paths)
+	if err != nil {
+		return fmt.Errorf("secrets: list the commits of %s: %w", t.Dir, err)
+	}
+	if missed := c.unseen(want); len(missed) > 0 {
+		return fmt.Errorf("secrets: gitleaks did not read %d of the %d commits that add text in %s (first: %.12s); the history was not fully scanned",
+			len(missed), len(want), t.Dir, missed[0])
+	}
 	c.note("git mode: the lines added by %d commits were scanned; git log -p shows no diff for merge commits, so lines a merge itself introduces (conflict resolutions) and binary files were not scanned", c.commits)
 	return nil
-}
-
-// resolveCommit turns a revision into a full commit id, refusing anything
-// git could read as an option.
-func resolveCommit(ctx context.Context, dir, rev string) (string, error) {
-	if rev == "" || strings.HasPrefix(rev, "-") || strings.ContainsAny(rev, " \t\r\n\x00") {
-		return "", fmt.Errorf("secrets: invalid revision %q", rev)
-	}
-	id, err := runGit(ctx, dir, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return "", fmt.Errorf("secrets: resolve %q: %w", rev, ctxErr)
-	}
-	if err != nil || !isHexID(id) {
-		return "", fmt.Errorf("secrets: revision %q is not a commit in %s", rev, dir)
-	}
-	return id, nil
-}
-
-func isHexID(s string) bool {
-	if len(s) != 40 && len(s) != 64 {
-		return false
-	}
-	for _, r := range s {
-		if !strings.ContainsRune("0123456789abcdef", r) {
-			return false
-		}
-	}
-	return true
-}
-
-// runGit runs one of this package's own git commands in dir: hooks, fsmonitor
-// and the pager off, no prompts, no LFS smudging. It returns trimmed stdout.
-func runGit(ctx context.Context, dir string, args ...string) (string, error) {
-	full := append([]string{
-		"-c", "core.hooksPath=" + os.DevNull,
-		"-c", "core.fsmonitor=false",
-		"--no-pager", "-C", dir,
-	}, args...)
-	cmd := exec.CommandContext(ctx, "git", full...)
-	cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0", "GIT_LFS_SKIP_SMUDGE=1", "GIT_OPTIONAL_LOCKS=0")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		if ctxErr := ctx.Err(); ctxErr != nil {
-			return "", ctxErr
-		}
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			return "", err
-		}
-		return "", errors.New(msg)
-	}
-	return strings.TrimSpace(stdout.String()), nil
 }

@@ -159,3 +159,40 @@ func TestScanGitErrors(t *testing.T) {
 		t.Error("cancelled context: no error")
 	}
 }
+
+// TestCommitsAddingText checks the list the scan compares gitleaks' coverage
+// with: commits that only delete, or add nothing under the paths, are not in
+// it.
+func TestCommitsAddingText(t *testing.T) {
+	h := buildHistory(t)
+	tests := []struct {
+		name  string
+		revs  []string
+		paths []string
+		want  []string
+	}{
+		{"all history", []string{h.c4}, []string{"."}, []string{h.c1, h.c2, h.c4}},
+		{"a range", []string{h.c4, "^" + h.c1}, []string{"."}, []string{h.c2, h.c4}},
+		{"deletion only", []string{h.c3, "^" + h.c2}, []string{"."}, nil},
+		{"one directory", []string{h.c4}, []string{"deploy"}, []string{h.c2}},
+		{"one file", []string{h.c4}, []string{"scripts/release.sh"}, []string{h.c1, h.c4}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			set, err := commitsAddingText(context.Background(), h.dir, tt.revs, tt.paths)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var gotIDs []string
+			for id := range set {
+				gotIDs = append(gotIDs, id)
+			}
+			slices.Sort(gotIDs)
+			want := slices.Clone(tt.want)
+			slices.Sort(want)
+			if !slices.Equal(gotIDs, want) {
+				t.Errorf("commits = %v, want %v", gotIDs, want)
+			}
+		})
+	}
+}

@@ -122,8 +122,8 @@ func (s *Scanner) Engine() checks.Engine { return s.engine }
 // Run scans t. With t.HeadRev empty it scans the files under t.Dir (only
 // t.Paths when set); otherwise every line added by the commits in
 // t.BaseRev..t.HeadRev of the repository at t.Dir. Symlinks are never
-// followed. Findings suppressed by gitleaks:allow or .gitleaksignore (at
-// t.Dir) are returned in Result.Suppressed.
+// followed. Findings suppressed by gitleaks:allow or by the .gitleaksignore
+// in t.Dir's work tree (in both modes) are returned in Result.Suppressed.
 func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, error) {
 	if t.Dir == "" {
 		return nil, errors.New("secrets: target has no directory")

@@ -1,0 +1,81 @@
+package planner
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/app/jobs"
+)
+
+func load(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../testdata/webhooks/" + name + ".json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Decide on GitHub's recorded example payloads.
+func TestDecide(t *testing.T) {
+	tests := []struct {
+		event, example string
+		want           jobs.Scan
+		ignored        bool
+	}{
+		{event: "pull_request", example: "pull_request.opened", want: jobs.Scan{Kind: jobs.ScanPullRequest, Repo: "Codertocat/Hello-World", PRNumber: 2}},
+		{event: "pull_request", example: "pull_request.synchronize", want: jobs.Scan{Kind: jobs.ScanPullRequest}},
+		{event: "pull_request", example: "pull_request.reopened", want: jobs.Scan{Kind: jobs.ScanPullRequest}},
+		{event: "pull_request", example: "pull_request.ready_for_review", want: jobs.Scan{Kind: jobs.ScanPullRequest}},
+		{event: "pull_request", example: "pull_request.closed", ignored: true},
+		{event: "push", example: "push", want: jobs.Scan{Kind: jobs.ScanPush}},
+		{event: "push", example: "push.deleted", ignored: true},
+		{event: "check_run", example: "check_run.rerequested", want: jobs.Scan{Kind: jobs.ScanPush}},
+		{event: "check_suite", example: "check_suite.rerequested", want: jobs.Scan{Kind: jobs.ScanPullRequest, PRNumber: 2}}, // the suite names its pull request
+		{event: "ping", example: "ping", ignored: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.example, func(t *testing.T) {
+			got, err := Decide(tt.event, load(t, tt.example))
+			if tt.ignored {
+				if !errors.Is(err, ErrIgnored) {
+					t.Fatalf("Decide = %+v, %v; want ignored", got, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Kind != tt.want.Kind || got.HeadSHA == "" || got.InstallationID == 0 || got.Repo == "" {
+				t.Errorf("Decide = %+v, want kind %s with head, installation and repo", got, tt.want.Kind)
+			}
+			if tt.want.Repo != "" && got.Repo != tt.want.Repo {
+				t.Errorf("repo = %s, want %s", got.Repo, tt.want.Repo)
+			}
+			if tt.want.PRNumber != 0 && got.PRNumber != tt.want.PRNumber {
+				t.Errorf("pr = %d, want %d", got.PRNumber, tt.want.PRNumber)
+			}
+			if got.Kind == jobs.ScanPullRequest && (got.BaseSHA == "" || got.BaseRef == "") {
+				t.Errorf("pull request scan without a base: %+v", got)
+			}
+		})
+	}
+}
+
+func TestDecidePushNewBranchHasNoBase(t *testing.T) {
+	got, err := Decide("push", load(t, "push"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The recorded push creates a branch: before is all zeros.
+	if got.BaseSHA != "" {
+		t.Errorf("new branch push has base %q, want none", got.BaseSHA)
+	}
+}
+
+func TestDecideRejectsGarbage(t *testing.T) {
+	if _, err := Decide("pull_request", []byte(`{"action":`)); err == nil || errors.Is(err, ErrIgnored) {
+		t.Fatalf("err = %v, want a decode error", err)
+	}
+}

@@ -1,0 +1,240 @@
+package sandbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+// Loader loads the engines in a child, once, before it waits for its job.
+// The returned close func (which may be nil) releases them.
+type Loader func(ctx context.Context, dataDir string, log *slog.Logger) ([]checks.Check, func() error, error)
+
+// ServeChild is the body of the hidden child subcommand (ChildCommand). It
+// reads its configuration from the parent on stdin, hardens the process
+// (no_new_privs, seccomp, resource limits), loads the engines with load,
+// says it is ready, waits for exactly one job, applies Landlock for that
+// job's checkout before reading any of it, scans, writes the response on
+// stdout and returns. The caller exits after it: one job per process.
+//
+// Nothing a library prints can corrupt the answer: the protocol moves to a
+// private copy of stdout and file descriptor 1 is pointed at stderr.
+func ServeChild(ctx context.Context, load Loader) error {
+	out, err := protocolOut()
+	if err != nil {
+		return fmt.Errorf("sandbox child: %w", err)
+	}
+	defer out.Close()
+	dec := json.NewDecoder(os.Stdin)
+	var cfg childConfig
+	if err := dec.Decode(&cfg); err != nil {
+		return fmt.Errorf("sandbox child: read configuration: %w", err)
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	// trivy buffers its log lines until the program sets slog's default.
+	slog.SetDefault(log)
+
+	var layers []Layer
+	if cfg.Mode != ModeOff {
+		layers = hardenStart(cfg)
+	}
+	ready := readyMsg{Layers: layers}
+	if cfg.Mode == ModeStrict {
+		if m := missing(layers); len(m) > 0 {
+			ready.Err = fmt.Sprintf("strict mode: layers unavailable in the child: %v", m)
+		}
+	}
+	if cfg.DetectOnly || ready.Err != "" {
+		return writeLine(out, ready)
+	}
+	start := time.Now()
+	all, closeEngines, err := load(ctx, cfg.DataDir, log)
+	if err != nil {
+		ready.Err = "load engines: " + err.Error()
+		return writeLine(out, ready)
+	}
+	if closeEngines != nil {
+		defer func() { _ = closeEngines() }()
+	}
+	ready.LoadMillis = time.Since(start).Milliseconds()
+	if err := writeLine(out, ready); err != nil {
+		return err
+	}
+
+	var job jobMsg
+	if err := dec.Decode(&job); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // dismissed without a job (shutdown, recycle)
+		}
+		return fmt.Errorf("sandbox child: read job: %w", err)
+	}
+	res := serveJob(ctx, cfg, all, job.Request)
+	if err := json.NewEncoder(out).Encode(res); err != nil {
+		return fmt.Errorf("sandbox child: write result: %w", err)
+	}
+	return nil
+}
+
+func writeLine(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("sandbox child: encode: %w", err)
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("sandbox child: write: %w", err)
+	}
+	return nil
+}
+
+// serveJob locks the child down to the job's checkout, then scans it.
+func serveJob(ctx context.Context, cfg childConfig, all []checks.Check, req checks.Request) resultMsg {
+	dir := req.Target.Dir
+	if !filepath.IsAbs(dir) {
+		return resultMsg{Err: fmt.Sprintf("checkout %q is not an absolute path", dir)}
+	}
+	var layers []Layer
+	if cfg.Mode != ModeOff {
+		if err := setCPULimit(cfg.Limits.CPUSeconds); err != nil {
+			layers = append(layers, Layer{Name: LayerRlimits, Detail: err.Error()})
+		}
+		ll := applyLandlock(cfg, dir)
+		layers = append(layers, ll)
+		if m := missing(layers); cfg.Mode == ModeStrict && len(m) > 0 {
+			return resultMsg{Layers: layers, Err: fmt.Sprintf("strict mode: layers unavailable for the job: %v", m)}
+		}
+	}
+	// From here on the checkout is read.
+	p, err := prescan(ctx, dir, req.Target.Paths, cfg.Limits)
+	if err != nil {
+		return resultMsg{Layers: layers, Err: err.Error()}
+	}
+	resp, err := runChecks(ctx, all, req, p, cfg.Limits)
+	if err != nil {
+		return resultMsg{Layers: layers, Err: err.Error()}
+	}
+	sboms := map[string][]byte{}
+	for _, r := range resp.Results {
+		if r.SBOM != nil {
+			sboms[r.Check] = r.SBOM
+		}
+	}
+	return resultMsg{Response: resp, SBOMs: sboms, Layers: layers}
+}
+
+// runChecks runs each requested check with its own time limit. The
+// structure-parsing checks get the tree minus the files the pre-scan kept
+// from them, and list those files in Scope.Skipped. A check that does not
+// return in time is reported and abandoned: the process exits right after.
+func runChecks(ctx context.Context, all []checks.Check, req checks.Request, p *plan, lim Limits) (*checks.Response, error) {
+	byName := map[string]checks.Check{}
+	var order []string
+	for _, c := range all {
+		byName[c.Name()] = c
+		order = append(order, c.Name())
+	}
+	names := order
+	if len(req.Checks) > 0 {
+		names = nil
+		for _, n := range req.Checks {
+			if byName[n] == nil {
+				return nil, fmt.Errorf("unknown check %q", n)
+			}
+			if !slices.Contains(names, n) {
+				names = append(names, n)
+			}
+		}
+	}
+	type outcome struct {
+		name string
+		res  *checks.Result
+		err  string
+	}
+	done := make(chan outcome, len(names))
+	pending := map[string]bool{}
+	for _, name := range names {
+		t := req.Target
+		switch {
+		case p.fatal != "":
+			done <- outcome{name: name, err: p.fatal}
+			continue
+		case parsesStructure(name) && len(p.skipped) > 0:
+			if len(p.structured) == 0 {
+				done <- outcome{name: name, err: "limit: every file was kept from this check by the limits (see the skipped files)"}
+				continue
+			}
+			t.Paths = p.structured
+		}
+		pending[name] = true
+		go func(c checks.Check, t checks.Target) {
+			cctx, cancel := context.WithTimeout(ctx, lim.CheckTimeout)
+			defer cancel()
+			resp, err := (&checks.Local{Checks: []checks.Check{c}}).Run(cctx, checks.Request{Target: t, Checks: []string{c.Name()}})
+			o := outcome{name: c.Name()}
+			switch {
+			case errors.Is(cctx.Err(), context.DeadlineExceeded):
+				o.err = timeoutMessage(c.Name(), lim.CheckTimeout)
+			case err != nil:
+				o.err = err.Error()
+			case resp.Errors[c.Name()] != "":
+				o.err = resp.Errors[c.Name()]
+			case resp.Result(c.Name()) == nil:
+				o.err = c.Name() + ": no result"
+			default:
+				o.res = resp.Result(c.Name())
+			}
+			done <- o
+		}(byName[name], t)
+	}
+	resp := &checks.Response{Errors: map[string]string{}}
+	got := map[string]*checks.Result{}
+	// A check that ignores its context is given a short grace, then
+	// reported as timed out.
+	grace := time.NewTimer(lim.CheckTimeout + 5*time.Second)
+	defer grace.Stop()
+collect:
+	for range names {
+		select {
+		case o := <-done:
+			delete(pending, o.name)
+			if o.err != "" {
+				resp.Errors[o.name] = o.err
+			} else {
+				got[o.name] = o.res
+			}
+		case <-grace.C:
+			for name := range pending {
+				resp.Errors[name] = timeoutMessage(name, lim.CheckTimeout)
+			}
+			break collect
+		}
+	}
+	for _, name := range names {
+		r := got[name]
+		if r == nil {
+			continue
+		}
+		if parsesStructure(name) {
+			r.Scope.Skipped = append(r.Scope.Skipped, p.skipped...)
+		}
+		resp.Results = append(resp.Results, r)
+	}
+	if len(resp.Errors) == 0 {
+		resp.Errors = nil
+	}
+	return resp, nil
+}
+
+func timeoutMessage(check string, d time.Duration) string {
+	return fmt.Sprintf("limit: the %s check ran past its %s time limit (scan timeout per check); not completed", check, d)
+}

@@ -1,0 +1,152 @@
+package sandbox_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/deps/depstest"
+	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/checks/sandbox"
+)
+
+// The test binary is its own sandbox child: started with ChildCommand as
+// its first argument it serves one job, like `gatehouse sandbox-child`,
+// with the probe checks (probe_test.go) added to the real engines. A second
+// argument "probes" skips the engines, which the escape tests do not need.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == sandbox.ChildCommand {
+		probesOnly := len(os.Args) > 2 && os.Args[2] == "probes"
+		if err := sandbox.ServeChild(context.Background(), testLoader(probesOnly)); err != nil {
+			fmt.Fprintln(os.Stderr, "sandbox child:", err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	code := m.Run()
+	if shared.root != "" {
+		_ = os.RemoveAll(shared.root)
+	}
+	os.Exit(code)
+}
+
+func testLoader(probesOnly bool) sandbox.Loader {
+	return func(ctx context.Context, dataDir string, log *slog.Logger) ([]checks.Check, func() error, error) {
+		if probesOnly {
+			return probeChecks(), nil, nil
+		}
+		set, err := registry.New(registry.Options{DataDir: dataDir, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return append(set.Checks, probeChecks()...), set.Close, nil
+	}
+}
+
+// shared holds what every test reads: a data directory with the fixture
+// vulnerability DB, readable by the sandbox user.
+var shared struct {
+	once    sync.Once
+	root    string
+	dataDir string
+	err     error
+}
+
+// dataDir returns the shared data directory, built on first use.
+func dataDir(t testing.TB) string {
+	t.Helper()
+	shared.once.Do(func() {
+		root, err := os.MkdirTemp("", "sandboxtest-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.root = root
+		shared.dataDir = filepath.Join(root, "data")
+		depstest.BuildDB(t, registry.DBDir(shared.dataDir))
+		shared.err = openUp(root)
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.dataDir
+}
+
+// worldDir returns a new directory the sandbox user can read (t.TempDir
+// makes 0700 directories).
+func worldDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := openUp(filepath.Dir(dir)); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// openUp makes everything under root readable and searchable by everyone,
+// as a checkout made with the default umask is.
+func openUp(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return err
+		}
+		mode := fs.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	})
+}
+
+// newRunner starts a Runner whose children are this test binary.
+func newRunner(t testing.TB, cfg sandbox.Config, probesOnly bool) *sandbox.Runner {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Command = []string{exe, sandbox.ChildCommand}
+	if probesOnly {
+		cfg.Command = append(cfg.Command, "probes")
+	}
+	if cfg.DataDir == "" {
+		cfg.DataDir = dataDir(t)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	r, err := sandbox.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("sandbox.New: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// testWriter sends log lines to t.Log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// requireLayer skips the test, naming the layer, when the host does not
+// offer it; the other layers are still tested by the other tests.
+func requireLayer(t *testing.T, r *sandbox.Runner, names ...string) {
+	t.Helper()
+	for _, l := range r.Layers() {
+		for _, n := range names {
+			if l.Name == n && !l.Active {
+				t.Skipf("layer %s unavailable on this host: %s", n, l.Detail)
+			}
+		}
+	}
+}

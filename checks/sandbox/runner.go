@@ -1,0 +1,362 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+// Runner runs checks in sandboxed children, one job per child, never in
+// the calling process. Build it with New and Close it on shutdown. It is
+// safe for concurrent use: concurrent Runs take different children.
+type Runner struct {
+	cfg     resolved
+	log     *slog.Logger
+	variant nsVariant
+	// Paths the child may read or execute once Landlock is on, and the
+	// directory of git (put first on the child's PATH).
+	readPaths, execPaths []string
+	gitDir               string
+
+	ready     chan *child // warm children, handed over by the fillers
+	startErrs chan error  // a filler's failure, offered to a waiting Run
+	done      chan struct{}
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closed    atomic.Bool
+	warm      atomic.Int32
+
+	mu           sync.Mutex
+	parentLayers []Layer // namespaces, timeout, environment
+	childLayers  []Layer // as the last child reported them
+	lastStartErr string
+	recycle      chan struct{}
+}
+
+var _ checks.Runner = (*Runner)(nil)
+
+// New detects the layers this host offers (by starting a child that
+// applies them and reports, without loading the engines), logs them, and
+// starts the pool of warm children. In strict mode it fails when a layer
+// is missing, wrapping ErrLayerMissing.
+func New(ctx context.Context, cfg Config) (*Runner, error) {
+	rc, err := cfg.resolve()
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{
+		cfg: rc, log: rc.Logger,
+		ready: make(chan *child), startErrs: make(chan error), done: make(chan struct{}),
+		recycle: make(chan struct{}),
+	}
+	r.findPaths()
+	if rc.Mode != ModeOff {
+		if err := checkAccess(rc.DataDir, rc.UID, rc.GID); err != nil {
+			return nil, fmt.Errorf("sandbox: the child cannot load the engines from the data directory: %w "+
+				"(make the data directory and the vulnerability DB readable by uid %d, or set the sandbox user)", err, rc.UID)
+		}
+	}
+	if err := r.detect(ctx); err != nil {
+		return nil, err
+	}
+	st := r.Status()
+	if rc.Mode == ModeStrict && len(st.Missing) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrLayerMissing, st)
+	}
+	attrs := []any{slog.String("mode", string(rc.Mode)), slog.Int("pool", rc.Pool), slog.Int("uid", rc.UID)}
+	for _, l := range st.Layers {
+		state := "active"
+		if !l.Active {
+			state = "unavailable"
+		}
+		attrs = append(attrs, slog.String(l.Name, state+": "+l.Detail))
+	}
+	if len(st.Missing) > 0 {
+		r.log.Warn("sandbox layers missing", append(attrs, slog.Any("missing", st.Missing))...)
+	} else {
+		r.log.Info("sandbox ready", attrs...)
+	}
+	fillCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r.cancel = cancel
+	for range rc.Pool {
+		r.wg.Add(1)
+		go r.fill(fillCtx)
+	}
+	return r, nil
+}
+
+// findPaths works out what the child needs besides the checkout and the DB:
+// its own binary (read), git and the system libraries (read and execute),
+// the dynamic loader's cache.
+func (r *Runner) findPaths() {
+	r.readPaths = append([]string{r.cfg.Command[0], "/etc/ld.so.cache"}, r.cfg.ReadPaths...)
+	r.execPaths = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/libexec"}
+	if git, err := exec.LookPath("git"); err == nil {
+		if real, err := filepath.EvalSymlinks(git); err == nil {
+			git = real
+		}
+		r.gitDir = filepath.Dir(git)
+		r.execPaths = append(r.execPaths, git)
+		if out, err := exec.Command(git, "--exec-path").Output(); err == nil {
+			r.execPaths = append(r.execPaths, strings.TrimSpace(string(out)))
+		}
+	}
+}
+
+// detect finds the richest namespace variant the host allows and the
+// layers a child can apply, with a child that exits right after.
+func (r *Runner) detect(ctx context.Context) error {
+	var why []string
+	for _, v := range variants(r.cfg.Mode) {
+		c, err := r.spawn(v, true)
+		if err == nil {
+			err = c.awaitReady(ctx, r.cfg.Limits.Timeout)
+			c.cleanup()
+		}
+		if err != nil {
+			why = append(why, fmt.Sprintf("%s: %v", v.name, err))
+			continue
+		}
+		r.variant = v
+		reason := strings.Join(why, "; ")
+		if reason == "" {
+			reason = "not requested"
+		}
+		r.mu.Lock()
+		r.parentLayers = append(namespaceLayers(v, r.cfg.Mode, reason), r.ownLayers()...)
+		r.childLayers = c.ready.Layers
+		r.mu.Unlock()
+		return nil
+	}
+	return fmt.Errorf("sandbox: cannot start a child: %s", strings.Join(why, "; "))
+}
+
+// ownLayers are the layers the parent itself enforces.
+func (r *Runner) ownLayers() []Layer {
+	return []Layer{
+		{Name: LayerTimeout, Active: true, Detail: fmt.Sprintf(
+			"%s wall clock per scan, then the child's process group is killed; answers capped at %d MiB", r.cfg.Limits.Timeout, r.cfg.Limits.MaxOutput>>20)},
+		{Name: LayerEnv, Active: true, Detail: "the environment is built from an allow-list; no key, token, secret or database URL"},
+	}
+}
+
+// Run scans req.Target in a sandboxed child and returns its response. An
+// error means the scan did not complete (a limit was hit, the child died,
+// strict mode refused); it is never a pass.
+func (r *Runner) Run(ctx context.Context, req checks.Request) (*checks.Response, error) {
+	if r.closed.Load() {
+		return nil, ErrClosed
+	}
+	dir, err := r.checkout(req.Target.Dir)
+	if err != nil {
+		return nil, err
+	}
+	req.Target.Dir = dir
+	if r.cfg.Mode == ModeOff {
+		r.log.WarnContext(ctx, "sandbox is off: repository content is parsed without isolation", slog.String("dir", dir))
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.Timeout)
+	defer cancel()
+	c, err := r.take(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.serve(ctx, jobMsg{Request: req}, r.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	r.noteLayers(res.Layers)
+	switch {
+	case res.Err != "" && strings.HasPrefix(res.Err, "strict mode"):
+		return nil, fmt.Errorf("%w: %s", ErrLayerMissing, res.Err)
+	case res.Err != "":
+		return nil, fmt.Errorf("%w: %s", ErrChildFailed, res.Err)
+	case res.Response == nil:
+		return nil, fmt.Errorf("%w: empty answer", ErrChildFailed)
+	}
+	for _, result := range res.Response.Results {
+		result.SBOM = res.SBOMs[result.Check]
+	}
+	return res.Response, nil
+}
+
+// checkout makes the target directory absolute and real, and checks that
+// the sandbox user can read it.
+func (r *Runner) checkout(dir string) (string, error) {
+	if dir == "" {
+		return "", errors.New("sandbox: target has no directory")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("sandbox: target %s: %w", dir, err)
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", fmt.Errorf("sandbox: target %s: %w", dir, err)
+	}
+	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
+		return "", fmt.Errorf("sandbox: target %s is not a directory", dir)
+	}
+	if r.cfg.Mode != ModeOff {
+		if err := checkAccess(abs, r.cfg.UID, r.cfg.GID); err != nil {
+			return "", fmt.Errorf("sandbox: the child cannot read the checkout: %w", err)
+		}
+	}
+	return abs, nil
+}
+
+// take returns a ready child: a warm one from the pool, or a cold one when
+// the pool is off.
+func (r *Runner) take(ctx context.Context) (*child, error) {
+	if r.cfg.Pool == 0 {
+		return r.startReady(ctx)
+	}
+	for {
+		select {
+		case c := <-r.ready:
+			select {
+			case <-c.exited: // died while idle
+				c.cleanup()
+				continue
+			default:
+				return c, nil
+			}
+		case err := <-r.startErrs:
+			return nil, err
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w: no sandbox child became ready in %s", ErrTimeout, r.cfg.Limits.Timeout)
+			}
+			return nil, ctx.Err()
+		case <-r.done:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// startReady starts a child and waits until its engines are loaded.
+func (r *Runner) startReady(ctx context.Context) (*child, error) {
+	c, err := r.spawn(r.variant, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.awaitReady(ctx, r.cfg.Limits.Timeout); err != nil {
+		c.cleanup()
+		return nil, err
+	}
+	r.noteLayers(c.ready.Layers)
+	return c, nil
+}
+
+// fill keeps one warm child waiting for a job, and starts its replacement
+// as soon as it is taken.
+func (r *Runner) fill(ctx context.Context) {
+	defer r.wg.Done()
+	backoff := time.Second
+	for ctx.Err() == nil {
+		recycle := r.recycleChan()
+		c, err := r.startReady(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.mu.Lock()
+			r.lastStartErr = err.Error()
+			r.mu.Unlock()
+			r.log.Error("sandbox child failed to start", slog.Any("err", err))
+			timer := time.NewTimer(backoff)
+			select {
+			case r.startErrs <- err:
+			case <-timer.C:
+			case <-ctx.Done():
+			}
+			timer.Stop()
+			backoff = min(2*backoff, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		r.mu.Lock()
+		r.lastStartErr = ""
+		r.mu.Unlock()
+		r.warm.Add(1)
+		select {
+		case r.ready <- c:
+		case <-c.exited:
+			r.log.Warn("warm sandbox child died while idle")
+			c.cleanup()
+		case <-recycle:
+			c.cleanup()
+		case <-ctx.Done():
+			c.cleanup()
+		}
+		r.warm.Add(-1)
+	}
+}
+
+func (r *Runner) recycleChan() chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.recycle
+}
+
+// Recycle replaces the warm children with fresh ones, which load the
+// engines (and the vulnerability DB) again: call it after the DB is
+// updated.
+func (r *Runner) Recycle() {
+	r.mu.Lock()
+	close(r.recycle)
+	r.recycle = make(chan struct{})
+	r.mu.Unlock()
+}
+
+func (r *Runner) noteLayers(layers []Layer) {
+	if len(layers) == 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.childLayers = mergeLayers(r.childLayers, layers)
+}
+
+// Layers returns every layer with whether it is active and why not.
+func (r *Runner) Layers() []Layer { return r.Status().Layers }
+
+// Status is the sandbox's state for /readyz and the log.
+func (r *Runner) Status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var layers []Layer
+	if r.cfg.Mode == ModeOff {
+		layers = mergeLayers(offLayers(), r.parentLayers)
+	} else {
+		layers = mergeLayers(r.parentLayers, r.childLayers)
+	}
+	return Status{
+		Mode: r.cfg.Mode, Layers: layers, Missing: missing(layers),
+		Warm: int(r.warm.Load()), LastStartError: r.lastStartErr,
+	}
+}
+
+// Close stops the pool and kills the idle children. Scans in progress
+// finish (or time out) on their own.
+func (r *Runner) Close() error {
+	r.closeOnce.Do(func() {
+		r.closed.Store(true)
+		close(r.done)
+		if r.cancel != nil {
+			r.cancel()
+		}
+		r.wg.Wait()
+	})
+	return nil
+}
