@@ -19,7 +19,9 @@ func scanAndWait(t *testing.T, h *harness, repo *githubtest.Repo, pr githubtest.
 	if code := h.deliver("pull_request", h.nextID(), prPayload(t, action, installation, repo, pr)); code != http.StatusAccepted {
 		t.Fatalf("delivery answered %d", code)
 	}
-	return byName(h.waitRuns(repo.FullName(), pr.HeadSHA, 3))
+	runs := byName(h.waitRuns(repo.FullName(), pr.HeadSHA, 3))
+	h.waitIdle()
+	return runs
 }
 
 func prRef(pr githubtest.PullRequest) map[string]any {

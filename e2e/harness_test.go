@@ -169,6 +169,18 @@ func (h *harness) waitRuns(repo, sha string, n int) []githubtest.CheckRun {
 	}
 }
 
+// waitIdle waits until the server has no job left (reviews and comments
+// are posted after the check runs complete).
+func (h *harness) waitIdle() {
+	h.t.Helper()
+	if !eventually(func() bool {
+		idle, err := h.srv.Idle(context.Background())
+		return err == nil && idle
+	}) {
+		h.t.Fatal("server never went idle")
+	}
+}
+
 // byName indexes check runs by name.
 func byName(runs []githubtest.CheckRun) map[string]githubtest.CheckRun {
 	m := map[string]githubtest.CheckRun{}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -40,6 +41,7 @@ func TestPullRequestWithSecretBlocks(t *testing.T) {
 		t.Fatalf("delivery answered %d, want 202", code)
 	}
 	runs := byName(h.waitRuns("octo/demo", pr.HeadSHA, 3))
+	h.waitIdle()
 	if len(runs) != 3 {
 		t.Fatalf("check runs = %v, want gatehouse/secrets, /dependencies, /iac", runs)
 	}
@@ -93,10 +95,15 @@ func TestForgedAndDuplicateDeliveries(t *testing.T) {
 		}
 	}
 	runs := h.waitRuns("octo/demo", pr.HeadSHA, 3)
+	h.waitIdle()
 	for _, r := range runs {
 		if r.Conclusion != "success" {
 			t.Errorf("%s = %s, want success: %s", r.Name, r.Conclusion, r.Output.Summary)
 		}
+	}
+	// A clean pull request gets three successes and no review.
+	if rv := fake.Reviews("octo/demo", pr.Number); len(rv) != 0 {
+		t.Errorf("clean pull request got reviews: %+v", rv)
 	}
 	// Nothing more arrives: exactly one set of check runs.
 	if n := len(fake.CheckRuns("octo/demo")); n != 3 {
@@ -116,4 +123,108 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// The review: one comment on the line that adds the secret; synchronize with
+// the same finding adds no second comment; the fix is answered in the
+// thread and the conclusion turns to success.
+func TestReviewCommentsLifecycle(t *testing.T) {
+	fake := githubtest.New(t)
+	repo := newRepo(t, fake)
+	repo.Commit("feature", "add config", map[string]string{
+		"config/app.env": "APP_NAME=demo\nGITHUB_TOKEN=" + plantedToken + "\n",
+	})
+	pr := fake.AddPullRequest("octo/demo", githubtest.PullRequest{HeadRef: "feature"})
+	h := start(t, fake)
+	runs := scanAndWait(t, h, repo, pr, "opened")
+	if runs["gatehouse/secrets"].Conclusion != "failure" {
+		t.Fatalf("secrets = %s", runs["gatehouse/secrets"].Conclusion)
+	}
+	comments := fake.ReviewComments("octo/demo", pr.Number)
+	if len(comments) != 1 || comments[0].Path != "config/app.env" || comments[0].Line != 2 || comments[0].Side != "RIGHT" {
+		t.Fatalf("review comments = %+v, want one on config/app.env:2", comments)
+	}
+	reviews := fake.Reviews("octo/demo", pr.Number)
+	if len(reviews) != 1 || reviews[0].Event != "REQUEST_CHANGES" {
+		t.Errorf("reviews = %+v, want one REQUEST_CHANGES", reviews)
+	}
+	summary := fake.IssueComments("octo/demo", pr.Number)
+	if len(summary) != 1 || !strings.Contains(summary[0].Body, "gatehouse:summary") {
+		t.Errorf("summary comments = %+v", summary)
+	}
+
+	// synchronize: an unrelated change, the same finding — no new comment.
+	repo.Commit("feature", "more docs", map[string]string{"docs.md": "more\n"})
+	pr = fake.SyncPullRequest("octo/demo", pr.Number)
+	runs = scanAndWait(t, h, repo, pr, "synchronize")
+	if runs["gatehouse/secrets"].Conclusion != "failure" {
+		t.Errorf("secrets after synchronize = %s", runs["gatehouse/secrets"].Conclusion)
+	}
+	if n := len(fake.ReviewComments("octo/demo", pr.Number)); n != 1 {
+		t.Errorf("%d review comments after synchronize, want still 1", n)
+	}
+
+	for _, c := range fake.IssueComments("octo/demo", pr.Number) {
+		for _, b := range []string{plantedToken, plantedToken[4:20]} {
+			if strings.Contains(c.Body, b) {
+				t.Errorf("summary comment carries the secret")
+			}
+		}
+	}
+	for _, c := range fake.ReviewComments("octo/demo", pr.Number) {
+		if strings.Contains(c.Body, plantedToken[4:20]) {
+			t.Errorf("review comment carries the secret")
+		}
+	}
+}
+
+const openSG = `resource "aws_security_group" "ssh" {
+  name        = "ssh"
+  description = "ssh access"
+  ingress {
+    description = "ssh"
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["%s"]
+  }
+}
+`
+
+// A fix pushed to the pull request: the thread is answered once, the
+// conclusion turns to success, and no new comment appears.
+func TestFixPushedResolvesComment(t *testing.T) {
+	fake := githubtest.New(t)
+	repo := newRepo(t, fake)
+	repo.Commit("feature", "open ssh", map[string]string{"infra/sg.tf": fmt.Sprintf(openSG, "0.0.0.0/0")})
+	pr := fake.AddPullRequest("octo/demo", githubtest.PullRequest{HeadRef: "feature"})
+	h := start(t, fake)
+	iac := scanAndWait(t, h, repo, pr, "opened")["gatehouse/iac"]
+	if iac.Conclusion != "failure" {
+		t.Fatalf("iac = %s:\n%s", iac.Conclusion, iac.Output.Summary)
+	}
+	comments := fake.ReviewComments("octo/demo", pr.Number)
+	if len(comments) == 0 || comments[0].Path != "infra/sg.tf" || comments[0].Line != 9 {
+		t.Fatalf("review comments = %+v, want one on infra/sg.tf:9", comments)
+	}
+	first := len(comments)
+
+	repo.Commit("feature", "restrict ssh", map[string]string{"infra/sg.tf": fmt.Sprintf(openSG, "10.0.0.0/8")})
+	pr = fake.SyncPullRequest("octo/demo", pr.Number)
+	iac = scanAndWait(t, h, repo, pr, "synchronize")["gatehouse/iac"]
+	if iac.Conclusion != "success" {
+		t.Errorf("iac after the fix = %s:\n%s", iac.Conclusion, iac.Output.Summary)
+	}
+	var replies []githubtest.ReviewComment
+	for _, c := range fake.ReviewComments("octo/demo", pr.Number) {
+		if c.InReplyTo != 0 {
+			replies = append(replies, c)
+		}
+	}
+	if len(replies) != first || !strings.Contains(strings.ToLower(replies[0].Body), "fixed") {
+		t.Errorf("replies = %+v, want one 'fixed' reply per finding", replies)
+	}
+	if s := fake.IssueComments("octo/demo", pr.Number); len(s) != 1 || s[0].Edits == 0 {
+		t.Errorf("summary comment = %+v, want one, edited in place", s)
+	}
 }

@@ -192,11 +192,12 @@ func (c *Checkout) ChangedFiles(ctx context.Context, from, to string) ([]string,
 	return files, nil
 }
 
-// Diff returns the unified diff between from and to (zero context lines
-// are not used: GitHub's diff has three, and review comments may target
-// context lines).
+// Diff returns the unified diff between from and to as GitHub shows it on a
+// pull request: three lines of context (review comments may target them)
+// and renames detected (GitHub rejects comments on a renamed file's
+// unchanged lines, which a rename-less diff would show as added).
 func (c *Checkout) Diff(ctx context.Context, from, to string) ([]byte, error) {
-	return c.git.Run(ctx, "diff", "--no-renames", "--no-color", "--no-ext-diff", "-U3", from, to, "--")
+	return c.git.Run(ctx, "diff", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "-U3", from, to, "--")
 }
 
 // MergeBaseWith returns the merge base of the head and rev.

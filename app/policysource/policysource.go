@@ -74,7 +74,11 @@ func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Dec
 	for _, f := range pol.Sources() {
 		sources = append(sources, fmt.Sprintf("%s (%s)", f.Source, f.Name))
 	}
-	return &worker.Decision{Verdicts: verdicts, PolicyHash: pol.ShortHash(), PolicySources: sources}, nil
+	rep := pol.Report()
+	return &worker.Decision{
+		Verdicts: verdicts, PolicyHash: pol.ShortHash(), PolicySources: sources,
+		ReviewComments: rep.ReviewComments, ReviewEvent: rep.ReviewEvent, SummaryComment: rep.SummaryComment,
+	}, nil
 }
 
 var errPolicy = errors.New("policy")

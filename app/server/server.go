@@ -86,6 +86,31 @@ type Server struct {
 	ln      net.Listener
 
 	closeOnce sync.Once
+
+	botMu sync.Mutex
+	bot   string
+}
+
+// botLogin is the app's bot user ("slug[bot]"), read once from GET /app.
+// On failure it returns "" (comments are then matched by marker alone) and
+// tries again next time.
+func (s *Server) botLogin(ctx context.Context) string {
+	s.botMu.Lock()
+	defer s.botMu.Unlock()
+	if s.bot != "" || s.gh == nil {
+		return s.bot
+	}
+	gh, err := s.gh.App()
+	if err != nil {
+		return ""
+	}
+	app, _, err := gh.Apps.Get(ctx, "")
+	if err != nil {
+		s.log.Warn("could not read the app's slug", slog.String("error", err.Error()))
+		return ""
+	}
+	s.bot = app.GetSlug() + "[bot]"
+	return s.bot
 }
 
 // New opens the store, builds the queue and handlers and listens on Addr; Run
@@ -160,7 +185,7 @@ func (s *Server) setup(ctx context.Context) error {
 		s.worker = worker.New(worker.Config{
 			Clients: s.gh, Runner: cfg.Runner, Decider: cfg.Decider, Checks: cfg.Checks,
 			WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
-			Store: s.store,
+			Store: s.store, BotLogin: s.botLogin,
 		})
 		s.registerJobs()
 	}
@@ -272,4 +297,14 @@ func (s *Server) observeGitHub(resp *http.Response, err error) {
 		return
 	}
 	s.metrics.GitHubRequests.WithLabelValues(family(resp.Request), fmt.Sprint(resp.StatusCode)).Inc()
+}
+
+// Idle reports whether no job is waiting, scheduled, running or due for a
+// retry (tests and graceful drains wait for it).
+func (s *Server) Idle(ctx context.Context) (bool, error) {
+	st, err := s.queue.Stats(ctx)
+	if err != nil {
+		return false, err
+	}
+	return st.Available+st.Running+st.Retryable+st.Scheduled == 0, nil
 }

@@ -123,3 +123,30 @@ func short(sha string) string {
 	}
 	return sha
 }
+
+// review posts the pull request review (line comments on blocking findings
+// in the diff, replies on fixed ones) and the sticky summary comment, as the
+// policy asks.
+func (w *Worker) review(ctx context.Context, gh *github.Client, s jobs.Scan, dec *Decision, diff []byte) error {
+	if !dec.ReviewComments && !dec.SummaryComment {
+		return nil
+	}
+	owner, name, _ := strings.Cut(s.Repo, "/")
+	bot := ""
+	if w.cfg.BotLogin != nil {
+		bot = w.cfg.BotLogin(ctx)
+	}
+	rv := &report.Reviewer{GH: gh, BotLogin: bot, Logger: w.cfg.Logger}
+	details := ""
+	if w.cfg.DetailsURL != nil {
+		details = w.cfg.DetailsURL(s.DeliveryID)
+	}
+	res, err := rv.Review(ctx, report.PullRequest{Repo: report.Repo{Owner: owner, Name: name}, Number: s.PRNumber, HeadSHA: s.HeadSHA},
+		dec.Verdicts, diff, report.ReviewOptions{Event: dec.ReviewEvent, Comments: dec.ReviewComments, Summary: dec.SummaryComment, DetailsURL: details})
+	if err != nil {
+		return fmt.Errorf("review %s#%d: %w", s.Repo, s.PRNumber, err)
+	}
+	w.cfg.Logger.Info("pull request reviewed", slog.String("delivery", s.DeliveryID), slog.String("repo", s.Repo), slog.String("sha", s.HeadSHA),
+		slog.Int("comments", res.Posted), slog.Int("duplicates", res.Duplicates), slog.Int("outside_diff", res.OutsideDiff), slog.Int("fixed_replies", res.FixedReplies))
+	return nil
+}

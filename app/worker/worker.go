@@ -35,6 +35,10 @@ type Decision struct {
 	Verdicts      []checks.Verdict
 	PolicyHash    string
 	PolicySources []string
+	// What to post on a pull request besides the check runs.
+	ReviewComments bool
+	ReviewEvent    string
+	SummaryComment bool
 }
 
 // DecideInput is what the policy sees.
@@ -73,6 +77,9 @@ type Config struct {
 	// DBUpdatedAt reports the vulnerability DB's date for the scope line.
 	DBUpdatedAt func() time.Time
 	DetailsURL  func(deliveryID string) string
+	// BotLogin returns the app's bot login ("slug[bot]"), so only the
+	// app's own comments count as posted.
+	BotLogin func(ctx context.Context) string
 }
 
 // Worker handles KindScan jobs.
@@ -121,7 +128,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
 		}
 	}
 	start := w.cfg.Now()
-	head, base, err := w.scan(ctx, s)
+	head, base, diff, err := w.scan(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -132,10 +139,15 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
 	if err := w.report(ctx, runs, s, head, dec); err != nil {
 		return err
 	}
-	if newer := w.supersededBy(ctx, s); newer != "" {
-		// The check runs belong to this (older) commit and stay; what is
-		// posted on the pull request must not go over the newer verdict.
-		log.Info("scan superseded: pull request comments skipped", slog.String("newer", newer))
+	if s.Kind == jobs.ScanPullRequest {
+		if newer := w.supersededBy(ctx, s); newer != "" {
+			// The check runs belong to this (older) commit and stay; what
+			// is posted on the pull request must not go over the newer
+			// verdict.
+			log.Info("scan superseded: pull request comments skipped", slog.String("newer", newer))
+		} else if err := w.review(ctx, gh, s, dec, diff); err != nil {
+			return err
+		}
 	}
 	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)))
 	return nil
@@ -167,18 +179,18 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 
 // scan fetches the code and runs the checks on head and, when there is one,
 // on the base tree (dependencies and IaC; secrets compare by commit range).
-func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Response, err error) {
+func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Response, diff []byte, err error) {
 	if err := os.MkdirAll(w.cfg.WorkDir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("scratch dir: %w", err)
+		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
 	}
 	dir, err := os.MkdirTemp(w.cfg.WorkDir, "scan-")
 	if err != nil {
-		return nil, nil, fmt.Errorf("scratch dir: %w", err)
+		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	token, err := w.cfg.Clients.Token(ctx, s.InstallationID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	spec := gitfetch.FetchSpec{CloneURL: w.cfg.Clients.URLs().CloneURL(s.Repo), Token: token, Head: s.HeadSHA, Base: s.BaseSHA}
 	switch s.Kind {
@@ -198,7 +210,7 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 	}
 	co, err := gitfetch.Fetch(ctx, filepath.Join(dir, "head"), spec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err)
+		return nil, nil, nil, fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
 	compare := co.MergeBase
 	if s.Kind == jobs.ScanPush && s.BaseSHA != "" {
@@ -215,12 +227,17 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 		// what it is compared with (a re-run on the default branch).
 		target = checks.Target{Dir: co.Dir}
 	}
+	if s.Kind == jobs.ScanPullRequest && co.MergeBase != "" {
+		if diff, err = co.Diff(ctx, co.MergeBase, s.HeadSHA); err != nil {
+			return nil, nil, nil, fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
+		}
+	}
 	head, err = w.cfg.Runner.Run(ctx, checks.Request{Target: target, Checks: w.cfg.Checks})
 	if err != nil {
-		return nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
+		return nil, nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
 	if compare == "" || compare == s.HeadSHA {
-		return head, nil, nil
+		return head, nil, diff, nil
 	}
 	var treeChecks []string
 	for _, c := range w.cfg.Checks {
@@ -229,19 +246,19 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 		}
 	}
 	if len(treeChecks) == 0 {
-		return head, nil, nil
+		return head, nil, diff, nil
 	}
 	base, missing := w.cachedBase(ctx, s.Repo, compare, head, treeChecks)
 	if len(missing) == 0 {
-		return head, base, nil
+		return head, base, diff, nil
 	}
 	baseDir, err := co.Worktree(ctx, "base", compare)
 	if err != nil {
-		return nil, nil, fmt.Errorf("check out base %s: %w", compare, err)
+		return nil, nil, nil, fmt.Errorf("check out base %s: %w", compare, err)
 	}
 	fresh, err := w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: baseDir}, Checks: missing})
 	if err != nil {
-		return nil, nil, fmt.Errorf("scan base %s@%s: %w", s.Repo, compare, err)
+		return nil, nil, nil, fmt.Errorf("scan base %s@%s: %w", s.Repo, compare, err)
 	}
 	w.cacheBase(ctx, s.Repo, compare, fresh)
 	base.Results = append(base.Results, fresh.Results...)
@@ -251,7 +268,7 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 		}
 		base.Errors[c] = e
 	}
-	return head, base, nil
+	return head, base, diff, nil
 }
 
 func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan, head *checks.Response, dec *Decision) error {
