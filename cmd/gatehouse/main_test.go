@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/gatehouse/gatehouse/checks/deps/depstest"
+	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/internal/gittest"
+)
+
+func TestMain(m *testing.M) {
+	// trivy buffers log lines in slog's default logger until told otherwise.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
+	os.Exit(m.Run())
+}
+
+var (
+	dataOnce sync.Once
+	dataDir  string
+)
+
+// testDataDir holds the fixture vulnerability DB, shared by the package
+// (trivy keeps one DB per process).
+func testDataDir(t *testing.T) string {
+	t.Helper()
+	dataOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "gatehouse-cmd-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		depstest.BuildDB(t, registry.DBDir(dir))
+		dataDir = dir
+	})
+	return dataDir
+}
+
+// run runs the gatehouse command line in-process and returns its output and
+// exit code.
+func run(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	var ee exitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), ee.code
+	default:
+		return out.String() + err.Error(), 2
+	}
+}
+
+func TestScanExitCodes(t *testing.T) {
+	data := testDataDir(t)
+	tests := []struct {
+		dir      string
+		want     int
+		contains []string
+	}{
+		{dir: "../../testdata/repos/clean", want: 0, contains: []string{"no blocking findings"}},
+		{dir: "../../testdata/repos/iac", want: 1, contains: []string{"AWS-0107", "terraform/main.tf"}},
+		{dir: "../../testdata/repos/deps", want: 1, contains: []string{"package-lock.json"}},
+		{dir: "../../testdata/repos/secrets", want: 1, contains: []string{"aws-access-token", "config/aws.env"}},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.dir), func(t *testing.T) {
+			out, code := run(t, "scan", "--data-dir", data, tt.dir)
+			if code != tt.want {
+				t.Fatalf("exit %d, want %d:\n%s", code, tt.want, out)
+			}
+			for _, c := range tt.contains {
+				if !strings.Contains(out, c) {
+					t.Errorf("output lacks %q:\n%s", c, out)
+				}
+			}
+		})
+	}
+}
+
+func TestScanUsageErrors(t *testing.T) {
+	if _, code := run(t, "scan", "--format", "xml", "."); code != 2 {
+		t.Errorf("bad format: exit %d, want 2", code)
+	}
+	if _, code := run(t, "scan", "/does/not/exist"); code != 2 {
+		t.Errorf("missing dir: exit %d, want 2", code)
+	}
+}
+
+func TestScanSARIFValidates(t *testing.T) {
+	out, code := run(t, "scan", "--data-dir", testDataDir(t), "--format", "sarif", "../../testdata/repos/iac")
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile("../../testdata/sarif/sarif-schema-2.1.0.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if err := sch.Validate(doc); err != nil {
+		t.Fatalf("SARIF does not validate: %v", err)
+	}
+}
+
+func TestScanJSONAndSBOM(t *testing.T) {
+	data := testDataDir(t)
+	out, code := run(t, "scan", "--data-dir", data, "--format", "json", "../../testdata/repos/deps")
+	if code != 1 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	var doc struct {
+		Checks []struct {
+			Check    string          `json:"check"`
+			Scope    json.RawMessage `json:"scope"`
+			Findings []struct {
+				RuleID string `json:"rule_id"`
+			} `json:"findings"`
+		} `json:"checks"`
+		ExitCode int `json:"exit_code"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if len(doc.Checks) != 3 || doc.ExitCode != 1 {
+		t.Fatalf("json = %+v", doc)
+	}
+	for _, c := range doc.Checks {
+		if len(c.Scope) == 0 {
+			t.Errorf("check %s has no scope", c.Check)
+		}
+	}
+	sbom, code := run(t, "scan", "--data-dir", data, "--format", "cyclonedx", "../../testdata/repos/deps")
+	if code != 0 || !strings.Contains(sbom, `"bomFormat": "CycloneDX"`) && !strings.Contains(sbom, `"bomFormat":"CycloneDX"`) {
+		t.Fatalf("cyclonedx exit %d:\n%.400s", code, sbom)
+	}
+}
+
+// --base: a secret added then removed inside the range still blocks; IaC
+// findings already at the base are existing and do not.
+func TestScanGitRange(t *testing.T) {
+	dir := gittest.New(t)
+	gittest.CommitDir(t, dir, "base with infra", "../../testdata/repos/iac")
+	base := gittest.Head(t, dir)
+	gittest.Commit(t, dir, "add token", map[string]string{"ci.env": "GITHUB_TOKEN=ghp_R8mZ2xQ7vN4kL9pW3sT6yB1cF5hJ0dG8aE2u\n"})
+	gittest.Remove(t, dir, "remove token", "ci.env")
+	out, code := run(t, "scan", "--data-dir", testDataDir(t), "--base", base, "--format", "json", dir)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1:\n%s", code, out)
+	}
+	var doc struct {
+		Checks []struct {
+			Check      string `json:"check"`
+			Conclusion string `json:"conclusion"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range doc.Checks {
+		got[c.Check] = c.Conclusion
+	}
+	if got["secrets"] != "failure" || got["iac"] != "neutral" {
+		t.Errorf("conclusions = %v, want secrets failure (history) and iac neutral (existing at base)", got)
+	}
+	if strings.Contains(out, "R8mZ2xQ7vN4kL9pW3sT6") {
+		t.Error("the secret is printed")
+	}
+}
+
+func TestDBStatusAndImport(t *testing.T) {
+	empty := t.TempDir()
+	out, code := run(t, "db", "status", "--data-dir", empty)
+	if code != 1 || !strings.Contains(out, "missing") {
+		t.Errorf("status of an empty dir: exit %d:\n%s", code, out)
+	}
+	archive := filepath.Join(t.TempDir(), "db.tar.gz")
+	depstest.BuildDBArchive(t, archive)
+	target := t.TempDir()
+	out, code = run(t, "db", "import", "--data-dir", target, archive)
+	if code != 0 || !strings.Contains(out, "version:    2") {
+		t.Fatalf("import: exit %d:\n%s", code, out)
+	}
+	out, code = run(t, "db", "status", "--data-dir", target, "--json")
+	if code != 0 || !strings.Contains(out, `"present":true`) {
+		t.Errorf("status after import: exit %d:\n%s", code, out)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, code := run(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "gatehouse ") {
+		t.Errorf("version: %d %s", code, out)
+	}
+}
