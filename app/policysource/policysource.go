@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -70,6 +71,11 @@ func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Dec
 		base = policy.BaseOf(in.Base.Results...)
 	}
 	verdicts := policy.Evaluate(policy.Input{Policy: pol, Results: results, Base: base, Errors: errs, Now: now()})
+	if slices.Contains(in.ChangedFiles, Path) {
+		for i := range verdicts {
+			verdicts[i].Notes = append(verdicts[i].Notes, "This pull request changes "+Path+": the change takes effect after merge. Policy is always read from the base branch, so a pull request cannot change the rules it is judged by.")
+		}
+	}
 	var sources []string
 	for _, f := range pol.Sources() {
 		sources = append(sources, fmt.Sprintf("%s (%s)", f.Source, f.Name))

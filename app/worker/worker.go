@@ -48,6 +48,8 @@ type DecideInput struct {
 	Head   *checks.Response
 	Base   *checks.Response // nil when there is nothing to compare with
 	Checks []string
+	// ChangedFiles are the files a pull request changes (nil otherwise).
+	ChangedFiles []string
 }
 
 // Decider resolves the policy for a scan and evaluates its results.
@@ -132,7 +134,15 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
 	if err != nil {
 		return err
 	}
-	dec, err := w.cfg.Decider.Decide(ctx, DecideInput{Scan: s, GH: gh, Head: head, Base: base, Checks: w.cfg.Checks})
+	var changed []string
+	if len(diff) > 0 {
+		if d, err := report.ParseDiff(diff); d != nil {
+			changed = d.Files()
+		} else if err != nil {
+			log.Warn("diff not parsed", slog.String("error", err.Error()))
+		}
+	}
+	dec, err := w.cfg.Decider.Decide(ctx, DecideInput{Scan: s, GH: gh, Head: head, Base: base, Checks: w.cfg.Checks, ChangedFiles: changed})
 	if err != nil {
 		return fmt.Errorf("decide %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -70,3 +72,5 @@ func envOr(name, def string) string {
 	}
 	return def
 }
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

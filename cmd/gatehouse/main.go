@@ -40,7 +40,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newScan(), newDB(), newVersion())
+	root.AddCommand(newServe(), newScan(), newDB(), newPolicy(), newVersion())
 	root.AddCommand(hiddenCommands()...)
 	return root
 }
