@@ -211,3 +211,35 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %d %s", code, out)
 	}
 }
+
+func TestPolicyCheckAndExplain(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yml")
+	good := filepath.Join(dir, "good.yml")
+	if err := os.WriteFile(bad, []byte("version: 1\nchecks:\n  iac:\n    min_sevrity: low\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(good, []byte("version: 1\nchecks:\n  iac:\n    mode: warn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := run(t, "policy", "check", good, bad)
+	if code != 1 || !strings.Contains(out, "bad.yml:4:5: unknown key \"min_sevrity\"") || !strings.Contains(out, "good.yml: ok") {
+		t.Errorf("policy check: exit %d:\n%s", code, out)
+	}
+	repo := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(repo, ".github"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, ".github", "gatehouse.yml"), []byte("version: 1\nchecks:\n  secrets:\n    mode: warn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(t, "policy", "explain", "--org-policy", good, repo)
+	if code != 0 {
+		t.Fatalf("explain: exit %d:\n%s", code, out)
+	}
+	for _, want := range []string{"checks.iac.mode                   warn", "org", "checks.secrets.mode", "repo"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+}
