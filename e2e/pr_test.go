@@ -228,3 +228,28 @@ func TestFixPushedResolvesComment(t *testing.T) {
 		t.Errorf("summary comment = %+v, want one, edited in place", s)
 	}
 }
+
+// A pull request from a fork: the fork is outside the installation and the
+// fake refuses it to the token; gatehouse reads refs/pull/N/head from the
+// base repository and never touches the fork.
+func TestForkPullRequest(t *testing.T) {
+	fake := githubtest.New(t)
+	repo := newRepo(t, fake)
+	fork := fake.AddFork(repo, "mallory")
+	fork.Commit("patch", "helpful change", map[string]string{"config/app.env": "GITHUB_TOKEN=" + plantedToken + "\n"})
+	pr := fake.AddPullRequest("octo/demo", githubtest.PullRequest{HeadRepo: fork.FullName(), HeadRef: "patch", User: "mallory"})
+	h := start(t, fake)
+	runs := scanAndWait(t, h, repo, pr, "opened")
+	sec := runs["gatehouse/secrets"]
+	if sec.Conclusion != "failure" || len(sec.Annotations) != 1 || sec.Annotations[0].Path != "config/app.env" {
+		t.Errorf("secrets = %s %+v, want failure annotated on the fork's file", sec.Conclusion, sec.Annotations)
+	}
+	if sec.HeadSHA != pr.HeadSHA {
+		t.Errorf("check run on %s, want the fork's head %s", sec.HeadSHA, pr.HeadSHA)
+	}
+	for _, r := range fake.Requests() {
+		if strings.Contains(r.Path, "mallory") {
+			t.Errorf("gatehouse touched the fork: %s %s", r.Method, r.Path)
+		}
+	}
+}

@@ -1,0 +1,135 @@
+package templates
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+const (
+	crBase = "9beab9d2f0c7e1a4b5c6d7e8f9a0b1c2d3e4f5a6"
+	crHead = "cb2c93fa42ac02eb2b3a6353ba96d587822cd1d9"
+)
+
+func secretsVerdict() (checks.Verdict, *checks.Result) {
+	f := checks.Finding{
+		Check: checks.Secrets, RuleID: "github-pat", Severity: checks.SeverityHigh,
+		Title: "GitHub Personal Access Token", File: "config/app.env", StartLine: 2, EndLine: 2,
+		Commit: "1b2775f36e3b31c44c21db5476e960fa5eb9a2e3", Match: "GITHUB_TOKEN=ghp_R8mZ…", Fingerprint: "fp1",
+		Remediation: checks.Remediation{Text: "Rotate the credential now: it stays in git history even after the line is removed."},
+	}
+	res := &checks.Result{
+		Check: checks.Secrets, Engine: checks.Engine{Name: "gitleaks", Version: "v8.30.1", DataVersion: "e163e53b9e7e"},
+		Findings: []checks.Finding{f},
+		Scope:    checks.Scope{Commits: 2, Files: 14, Bytes: 38 << 10},
+	}
+	v := checks.Verdict{
+		Check: checks.Secrets, Mode: "block", Conclusion: checks.ConclusionFailure,
+		Title:    "1 new secret blocks this change",
+		Findings: []checks.Evaluated{{Finding: f, Status: checks.StatusNew, Blocking: true, Reason: "every secret blocks"}},
+	}
+	return v, res
+}
+
+// The scope lines of a verdict for each kind of range (issue: a verdict
+// that states its scope).
+func TestCheckRunScopeGolden(t *testing.T) {
+	sv, sres := secretsVerdict()
+	depsRes := &checks.Result{
+		Check: checks.Dependencies, Engine: checks.Engine{Name: "trivy", Version: "v0.72.0", DataVersion: "v2@2026-11-20T00:00:00Z"},
+		Scope: checks.Scope{Files: 2, Bytes: 4096, Inputs: []string{"package-lock.json", "go.mod"}, Notes: []string{"42 packages in 2 lockfiles"}},
+	}
+	depsV := checks.Verdict{Check: checks.Dependencies, Mode: "block", Conclusion: checks.ConclusionSuccess, Title: "No vulnerabilities found"}
+	iacRes := &checks.Result{
+		Check: checks.IaC, Engine: checks.Engine{Name: "trivy", Version: "v0.72.0", DataVersion: "v1.12.2"},
+		Scope: checks.Scope{Notes: []string{"no infrastructure-as-code files found"}},
+	}
+	iacV := checks.Verdict{Check: checks.IaC, Mode: "block", Conclusion: checks.ConclusionSuccess, Title: "No misconfigurations found"}
+	ranges := map[string]Range{
+		"pull_request": {Kind: "pull_request", Base: crBase, Head: crHead, PRNumber: 7},
+		"push":         {Kind: "push", Base: crBase, Head: crHead},
+		"new_branch":   {Kind: "push", Head: crHead, NewRef: true},
+		"baseline":     {Kind: "baseline", Head: crHead},
+	}
+	for name, rng := range ranges {
+		for _, c := range []struct {
+			v   checks.Verdict
+			res *checks.Result
+		}{{sv, sres}, {depsV, depsRes}, {iacV, iacRes}} {
+			out, err := CheckRun(CheckRunData{
+				Verdict: c.v, Result: c.res, Range: rng, PolicyHash: "04ad722df867",
+				PolicySource: []string{"default (built-in)", "org (octo/.github:.github/gatehouse.yml)"},
+				DBUpdatedAt:  time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), Now: now,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden(t, fmt.Sprintf("checkrun_%s_%s.md", name, c.v.Check), "# "+out.Title+"\n\n"+out.Summary+"\n---\n"+out.Text)
+		}
+	}
+}
+
+// A scan error is said plainly, never a bare green.
+func TestCheckRunErrorGolden(t *testing.T) {
+	out, err := CheckRun(CheckRunData{
+		Verdict: checks.Verdict{Check: checks.Dependencies, Mode: "block", Conclusion: checks.ConclusionFailure,
+			Title: "Scan failed", Error: "vulnerability database missing, run gatehouse db update"},
+		Range: Range{Kind: "pull_request", Base: crBase, Head: crHead, PRNumber: 7}, PolicyHash: "04ad722df867", Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checkrun_error.md", out.Summary)
+	if !strings.Contains(out.Summary, "could not complete") {
+		t.Error("error not stated")
+	}
+}
+
+// 70,000 characters of findings: cut to GitHub's limit with a note.
+func TestCheckRunTruncates(t *testing.T) {
+	v, res := secretsVerdict()
+	f := v.Findings[0]
+	v.Findings = nil
+	for i := range 2000 {
+		g := f
+		g.File = fmt.Sprintf("very/long/path/to/a/config/file/number/%04d/settings.env", i)
+		g.Fingerprint = fmt.Sprint(i)
+		v.Findings = append(v.Findings, g)
+	}
+	out, err := CheckRun(CheckRunData{Verdict: v, Result: res, Range: Range{Kind: "push", Base: crBase, Head: crHead}, Now: now, DetailsURL: "https://gatehouse.example/v/abc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]string{"summary": out.Summary, "text": out.Text} {
+		if len(s) > MaxCheckRunText {
+			t.Errorf("%s is %d characters, over %d", name, len(s), MaxCheckRunText)
+		}
+		if !strings.Contains(s, "more findings are not shown") {
+			t.Errorf("%s does not say findings were left out", name)
+		}
+	}
+	if !strings.Contains(out.Summary, "https://gatehouse.example/v/abc") {
+		t.Error("truncated summary does not point at the details page")
+	}
+}
+
+func BenchmarkCheckRun(b *testing.B) {
+	v, res := secretsVerdict()
+	f := v.Findings[0]
+	v.Findings = nil
+	for i := range 200 {
+		g := f
+		g.StartLine = i + 1
+		v.Findings = append(v.Findings, g)
+	}
+	for b.Loop() {
+		if _, err := CheckRun(CheckRunData{Verdict: v, Result: res, Range: Range{Kind: "push", Base: crBase, Head: crHead}, Now: now}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
