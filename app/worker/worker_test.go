@@ -1,0 +1,70 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/app/ghclient"
+	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/app/jobs"
+	"github.com/gatehouse/gatehouse/app/report"
+	"github.com/gatehouse/gatehouse/checks"
+)
+
+type headStore struct{ head string }
+
+func (h headStore) PullHead(context.Context, string, int) (string, error) { return h.head, nil }
+func (headStore) CommitResult(context.Context, string, string, string, string) ([]byte, error) {
+	return nil, nil
+}
+func (headStore) PutCommitResult(context.Context, string, string, string, string, []byte) error {
+	return nil
+}
+
+type noRunner struct{ calls int }
+
+func (n *noRunner) Run(context.Context, checks.Request) (*checks.Response, error) {
+	n.calls++
+	return nil, errors.New("must not scan")
+}
+
+// A scan whose pull request has moved on is not run: its check runs are
+// completed as cancelled, naming the newer head.
+func TestSupersededScanIsCancelled(t *testing.T) {
+	fake := githubtest.New(t)
+	repo := fake.AddRepo("octo", "demo")
+	repo.Commit("main", "init", map[string]string{"a.txt": "a\n"})
+	old := repo.Commit("feature", "one", map[string]string{"b.txt": "b\n"})
+	fake.AddInstallation(7, "octo", "octo/demo")
+	urls, _ := ghclient.ParseURLs(fake.URL())
+	f, err := ghclient.New(ghclient.Config{URLs: urls, AppID: fake.AppID(), PrivateKey: fake.PrivateKeyPEM(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh, _ := f.Installation(7)
+	names := []string{checks.Secrets, checks.IaC}
+	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: "octo", Name: "demo"}, HeadSHA: old, AppID: fake.AppID()}
+	ids, err := runs.Ensure(context.Background(), names, func(c string) string { return "x:" + c }, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runner := &noRunner{}
+	w := New(Config{Clients: f, Runner: runner, Checks: names, Store: headStore{head: "ffffffffffffffffffffffffffffffffffffffff"}, Logger: slog.New(slog.DiscardHandler)})
+	err = w.Scan(context.Background(), jobs.Scan{
+		DeliveryID: "d", InstallationID: 7, Repo: "octo/demo", Kind: jobs.ScanPullRequest,
+		HeadSHA: old, PRNumber: 1, CheckRuns: ids,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runner.calls != 0 {
+		t.Errorf("a superseded scan ran %d times", runner.calls)
+	}
+	for _, r := range fake.CheckRuns("octo/demo") {
+		if r.Status != "completed" || r.Conclusion != "cancelled" || r.Output.Title != "Superseded by a newer push (fffffff)" {
+			t.Errorf("%s = %s/%s %q", r.Name, r.Status, r.Conclusion, r.Output.Title)
+		}
+	}
+}
