@@ -54,9 +54,7 @@ func scopeLines(d *CheckRunData) []string {
 		if what != "" {
 			lines = append(lines, what)
 		}
-		for _, n := range s.Notes {
-			lines = append(lines, n)
-		}
+		lines = append(lines, s.Notes...)
 		if len(s.Skipped) > 0 {
 			var sk []string
 			for _, x := range s.Skipped {
