@@ -3,6 +3,7 @@ package deps
 import (
 	"errors"
 	"fmt"
+	xos "github.com/aquasecurity/trivy/pkg/x/os"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -185,4 +186,11 @@ func missingName(dbErr error) string {
 		return filepath.Base(tdb.Path("."))
 	}
 	return filepath.Base(metadata.Path("."))
+}
+
+// CleanupTemp removes the per-process temporary directory trivy creates
+// (/tmp/trivy-*) on first use. Call it once when the engines are closed for
+// good; a long-running process otherwise leaves one behind each run.
+func CleanupTemp() error {
+	return xos.Cleanup()
 }

@@ -11,6 +11,7 @@ package depstest
 import (
 	"archive/tar"
 	"compress/gzip"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -52,32 +53,38 @@ func Dir(t testing.TB) string {
 // loaded from the YAML fixtures and dbDir/metadata.json (schema version 2).
 func BuildDB(t testing.TB, dbDir string) {
 	t.Helper()
-	src := Dir(t)
+	if err := Write(Dir(t), dbDir); err != nil {
+		t.Fatalf("depstest: %v", err)
+	}
+}
+
+// Write builds the DB from the fixture directory src (YAML files and
+// metadata.json) into dbDir; BuildDB is its test form, and the benchmark
+// commands use it to get a DB without downloading one.
+func Write(src, dbDir string) error {
 	yamls, err := filepath.Glob(filepath.Join(src, "*.yaml"))
 	if err != nil || len(yamls) == 0 {
-		t.Fatalf("depstest: no fixture YAML in %s (%v)", src, err)
+		return fmt.Errorf("no fixture YAML in %s (%v)", src, err)
 	}
 	if err := os.MkdirAll(dbDir, 0o755); err != nil {
-		t.Fatalf("depstest: %v", err)
+		return err
 	}
 	loader, err := fixtures.New(filepath.Join(dbDir, "trivy.db"), yamls)
 	if err != nil {
-		t.Fatalf("depstest: create trivy.db: %v", err)
+		return fmt.Errorf("create trivy.db: %w", err)
 	}
 	if err := loader.Load(); err != nil {
 		_ = loader.Close()
-		t.Fatalf("depstest: load fixtures: %v", err)
+		return fmt.Errorf("load fixtures: %w", err)
 	}
 	if err := loader.Close(); err != nil {
-		t.Fatalf("depstest: close trivy.db: %v", err)
+		return fmt.Errorf("close trivy.db: %w", err)
 	}
 	meta, err := os.ReadFile(filepath.Join(src, "metadata.json"))
 	if err != nil {
-		t.Fatalf("depstest: %v", err)
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(dbDir, "metadata.json"), meta, 0o644); err != nil {
-		t.Fatalf("depstest: %v", err)
-	}
+	return os.WriteFile(filepath.Join(dbDir, "metadata.json"), meta, 0o644)
 }
 
 // BuildDBArchive builds the fixture DB and writes it to dst as a db.tar.gz
