@@ -163,6 +163,11 @@ func TestReviewCommentsLifecycle(t *testing.T) {
 	if n := len(fake.ReviewComments("octo/demo", pr.Number)); n != 1 {
 		t.Errorf("%d review comments after synchronize, want still 1", n)
 	}
+	// Two scans, many API calls and two fetches: one installation token,
+	// cached until shortly before it expires.
+	if n := fake.TokenCount(); n != 1 {
+		t.Errorf("%d installation tokens issued, want 1 (cached)", n)
+	}
 
 	for _, c := range fake.IssueComments("octo/demo", pr.Number) {
 		for _, b := range []string{plantedToken, plantedToken[4:20]} {
