@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/app/server"
+	"github.com/gatehouse/gatehouse/app/store"
+	"github.com/gatehouse/gatehouse/app/store/storetest"
 )
 
 // A GitHub token gitleaks' github-pat rule finds (random, never valid).
@@ -256,5 +259,22 @@ func TestForkPullRequest(t *testing.T) {
 		if strings.Contains(r.Path, "mallory") {
 			t.Errorf("gatehouse touched the fork: %s %s", r.Method, r.Path)
 		}
+	}
+}
+
+// The same flow with the store and queue on Postgres.
+func TestPullRequestOnPostgres(t *testing.T) {
+	pg := storetest.Config(t, store.DriverPostgres)
+	fake := githubtest.New(t)
+	repo := newRepo(t, fake)
+	repo.Commit("feature", "add config", map[string]string{"config/app.env": "GITHUB_TOKEN=" + plantedToken + "\n"})
+	pr := fake.AddPullRequest("octo/demo", githubtest.PullRequest{HeadRef: "feature"})
+	h := start(t, fake, func(c *server.Config) { c.DatabaseURL = pg.URL })
+	runs := scanAndWait(t, h, repo, pr, "opened")
+	if runs["gatehouse/secrets"].Conclusion != "failure" || runs["gatehouse/iac"].Conclusion != "success" {
+		t.Errorf("conclusions: secrets %s, iac %s", runs["gatehouse/secrets"].Conclusion, runs["gatehouse/iac"].Conclusion)
+	}
+	if n := len(fake.ReviewComments("octo/demo", pr.Number)); n != 1 {
+		t.Errorf("%d review comments, want 1", n)
 	}
 }
