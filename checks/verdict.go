@@ -1,5 +1,7 @@
 package checks
 
+import "sort"
+
 // Conclusion is the outcome of one check, named as GitHub names check run
 // conclusions.
 type Conclusion string
@@ -60,4 +62,25 @@ func (v *Verdict) Blocking() int {
 		}
 	}
 	return n
+}
+
+// SortEvaluated orders findings as users read them: blocking first, then
+// the worst, then by file, line and rule.
+func SortEvaluated(fs []Evaluated) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Blocking != b.Blocking {
+			return a.Blocking
+		}
+		if a.Severity != b.Severity {
+			return a.Severity > b.Severity
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		if a.StartLine != b.StartLine {
+			return a.StartLine < b.StartLine
+		}
+		return a.RuleID < b.RuleID
+	})
 }

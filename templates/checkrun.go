@@ -2,7 +2,6 @@ package templates
 
 import (
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/gatehouse/gatehouse/checks"
@@ -45,7 +44,7 @@ type CheckRunOutput struct {
 // the table is cut and says how many were left out and where to see them.
 func CheckRun(d CheckRunData) (CheckRunOutput, error) {
 	rows := append([]checks.Evaluated(nil), d.Verdict.Findings...)
-	sortFindings(rows)
+	checks.SortEvaluated(rows)
 	d.Rows, d.Omitted = rows, 0
 	title := d.Verdict.Title
 	if len(title) > 250 {
@@ -96,25 +95,6 @@ func fit(name string, d *CheckRunData, rows []checks.Evaluated) (string, error) 
 	return out, nil
 }
 
-// sortFindings orders blocking first, then by severity, file and line.
-func sortFindings(fs []checks.Evaluated) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.Blocking != b.Blocking {
-			return a.Blocking
-		}
-		if a.Severity != b.Severity {
-			return a.Severity > b.Severity
-		}
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.StartLine != b.StartLine {
-			return a.StartLine < b.StartLine
-		}
-		return a.RuleID < b.RuleID
-	})
-}
 
 // Age renders how old a timestamp is, in days.
 func Age(t, now time.Time) string {

@@ -94,7 +94,7 @@ func ReviewComment(d ReviewCommentData) (string, error) {
 // many were left out.
 func ReviewBody(d ReviewBodyData) (string, error) {
 	rows := append([]checks.Evaluated(nil), d.Outside...)
-	sortFindings(rows)
+	checks.SortEvaluated(rows)
 	return fitRows(len(rows), MaxCommentBody, func(n int) (string, error) {
 		d.Rows, d.Omitted = rows[:n], len(rows)-n
 		return render("review_body.md.tmpl", &d)

@@ -172,7 +172,7 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 			v.Findings = append(v.Findings, ev)
 		}
 	}
-	sortFindings(v.Findings)
+	checks.SortEvaluated(v.Findings)
 	v.Conclusion, v.Title = conclude(p, cp, &v)
 	return v
 }
@@ -246,22 +246,3 @@ func judge(p *Policy, cp CheckPolicy, check string, f checks.Finding, base Base)
 	return ev
 }
 
-// sortFindings puts blocking findings first, then the worst, then by place.
-func sortFindings(fs []checks.Evaluated) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if a.Blocking != b.Blocking {
-			return a.Blocking
-		}
-		if a.Severity != b.Severity {
-			return a.Severity > b.Severity
-		}
-		if a.File != b.File {
-			return a.File < b.File
-		}
-		if a.StartLine != b.StartLine {
-			return a.StartLine < b.StartLine
-		}
-		return a.RuleID < b.RuleID
-	})
-}

@@ -15,6 +15,20 @@ import (
 // The child runs as that user: what it cannot reach it cannot scan, and
 // saying so here beats an obscure "permission denied" from an engine.
 func checkAccess(path string, uid, gid int) error {
+	want := uint32(4)
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		want = 5
+	}
+	return reach(path, uid, gid, want)
+}
+
+// checkSearch reports whether uid:gid can pass through the directory path
+// (search permission on it and every directory above it).
+func checkSearch(path string, uid, gid int) error { return reach(path, uid, gid, 1) }
+
+// reach checks search permission on every directory above path and the
+// permission bits want on path itself.
+func reach(path string, uid, gid int, want uint32) error {
 	if uid == 0 {
 		return nil
 	}
@@ -33,10 +47,6 @@ func checkAccess(path string, uid, gid int) error {
 		if err := permits(dir, uid, gid, 1); err != nil {
 			return err
 		}
-	}
-	want := uint32(4)
-	if info, err := os.Stat(abs); err == nil && info.IsDir() {
-		want = 5
 	}
 	return permits(abs, uid, gid, want)
 }

@@ -28,7 +28,14 @@ type Loader func(ctx context.Context, dataDir string, log *slog.Logger) ([]check
 //
 // Nothing a library prints can corrupt the answer: the protocol moves to a
 // private copy of stdout and file descriptor 1 is pointed at stderr.
+//
+// Started as process 1 of a PID namespace, ServeChild becomes the
+// namespace's init instead (runInit): it runs the real child as process 2
+// and does not return, it exits with that child's status.
 func ServeChild(ctx context.Context, load Loader) error {
+	if isInit, err := runInit(); isInit {
+		return err
+	}
 	out, err := protocolOut()
 	if err != nil {
 		return fmt.Errorf("sandbox child: %w", err)

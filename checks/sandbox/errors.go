@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
-	"time"
 )
 
 // Errors a scan in the sandbox can end with, besides the checks' own
@@ -52,19 +50,8 @@ func (c *child) failure(cause error) error {
 		return fmt.Errorf("%w: %v", ErrChildFailed, cause)
 	}
 	stderr := c.stderr.String()
-	var cpu time.Duration
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
-	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		switch sig := ws.Signal(); {
-		case (sig == syscall.SIGKILL || sig == syscall.SIGXCPU) && cpu >= time.Duration(lim.CPUSeconds)*time.Second:
-			return fmt.Errorf("%w: the child used %s of CPU, over its %ds, and was killed", ErrCPULimit, cpu.Round(time.Millisecond), lim.CPUSeconds)
-		case sig == syscall.SIGSYS:
-			return fmt.Errorf("%w: killed by the seccomp filter (a system call of a foreign architecture)", ErrChildFailed)
-		default:
-			return fmt.Errorf("%w: killed by signal %s", ErrChildFailed, sig)
-		}
+	if err := signalFailure(ps, lim); err != nil {
+		return err
 	}
 	switch {
 	case strings.Contains(stderr, "out of memory"), strings.Contains(stderr, "cannot allocate memory"):
@@ -73,7 +60,7 @@ func (c *child) failure(cause error) error {
 		strings.Contains(stderr, "pthread_create failed"):
 		return fmt.Errorf("%w: the child could not start a thread (limit %d processes and threads) and died", ErrProcessLimit, lim.Processes)
 	}
-	if ps.Exited() && ps.ExitCode() != 0 {
+	if ps.ExitCode() != 0 {
 		return fmt.Errorf("%w: exit status %d (the server log has its output)", ErrChildFailed, ps.ExitCode())
 	}
 	if cause != nil {
@@ -81,3 +68,4 @@ func (c *child) failure(cause error) error {
 	}
 	return fmt.Errorf("%w: no answer", ErrChildFailed)
 }
+

@@ -37,7 +37,9 @@ const (
 // of its own privileges.
 func hardenStart(cfg childConfig) []Layer {
 	var out []Layer
-	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+	// no_new_privs is per thread: set it on all of them (libpsx or Go's
+	// AllThreadsSyscall), so that whichever thread starts git passes it on.
+	if err := ll.AllThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		out = append(out, Layer{Name: LayerNoNewPrivs, Detail: "prctl(PR_SET_NO_NEW_PRIVS): " + err.Error()})
 	} else {
 		out = append(out, Layer{Name: LayerNoNewPrivs, Active: true, Detail: "setuid binaries and file capabilities grant nothing"})
@@ -109,17 +111,39 @@ func setCPULimit(seconds int) error {
 }
 
 // privileges reports whether the child runs without capabilities and as a
-// user other than root, as seen from inside its user namespace.
+// host user other than root (its uid inside a user namespace may be 0; the
+// uid map says who that is on the host).
 func privileges() Layer {
 	capEff, err := statusField("CapEff")
 	if err != nil {
 		return Layer{Name: LayerUnprivileged, Detail: "cannot read own capabilities: " + err.Error()}
 	}
-	uid := os.Geteuid()
-	if uid == 0 || strings.Trim(capEff, "0") != "" {
-		return Layer{Name: LayerUnprivileged, Detail: fmt.Sprintf("child runs as uid %d with capabilities %s", uid, capEff)}
+	host, err := hostUID(os.Geteuid())
+	if err != nil {
+		return Layer{Name: LayerUnprivileged, Detail: "cannot read own uid map: " + err.Error()}
 	}
-	return Layer{Name: LayerUnprivileged, Active: true, Detail: fmt.Sprintf("uid %d, no capabilities", uid)}
+	if host == 0 || strings.Trim(capEff, "0") != "" {
+		return Layer{Name: LayerUnprivileged, Detail: fmt.Sprintf("child runs as host uid %d with capabilities %s", host, capEff)}
+	}
+	return Layer{Name: LayerUnprivileged, Active: true, Detail: fmt.Sprintf("host uid %d, no capabilities", host)}
+}
+
+// hostUID translates a uid of this process's user namespace to the host's.
+func hostUID(uid int) (int, error) {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var inside, outside, count int
+		if _, err := fmt.Sscan(line, &inside, &outside, &count); err != nil {
+			continue
+		}
+		if uid >= inside && uid-inside < count {
+			return outside + (uid - inside), nil
+		}
+	}
+	return 0, fmt.Errorf("uid %d is not mapped", uid)
 }
 
 func statusField(name string) (string, error) {

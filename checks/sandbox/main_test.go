@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox_test
 
 import (
@@ -104,16 +106,22 @@ func openUp(root string) error {
 	})
 }
 
-// newRunner starts a Runner whose children are this test binary.
-func newRunner(t testing.TB, cfg sandbox.Config, probesOnly bool) *sandbox.Runner {
+// probeCommand starts this test binary as a child with the probes only.
+func probeCommand(t testing.TB) []string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Command = []string{exe, sandbox.ChildCommand}
-	if probesOnly {
-		cfg.Command = append(cfg.Command, "probes")
+	return []string{exe, sandbox.ChildCommand, "probes"}
+}
+
+// newRunner starts a Runner whose children are this test binary.
+func newRunner(t testing.TB, cfg sandbox.Config, probesOnly bool) *sandbox.Runner {
+	t.Helper()
+	cfg.Command = probeCommand(t)
+	if !probesOnly {
+		cfg.Command = cfg.Command[:2]
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = dataDir(t)

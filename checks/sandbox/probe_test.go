@@ -1,7 +1,11 @@
+//go:build linux
+
 package sandbox_test
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,6 +97,7 @@ func probeChecks() []checks.Check {
 		probe{"probe-fork", probeFork},
 		probe{"probe-output", probeOutput},
 		probe{"probe-hang", func(context.Context, string, probeParams, *report) { select {} }},
+		probe{"probe-ids", probeIDs},
 		probe{"probe-slow", func(ctx context.Context, _ string, _ probeParams, rep *report) { <-ctx.Done() }},
 	}
 }
@@ -267,4 +272,40 @@ func probeOutput(_ context.Context, _ string, p probeParams, rep *report) {
 	for range p.OutputSize >> 20 {
 		rep.res.Scope.Notes = append(rep.res.Scope.Notes, chunk)
 	}
+}
+
+// processNonce tells one child process from another.
+var processNonce = func() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
+
+func probeIDs(_ context.Context, _ string, _ probeParams, rep *report) {
+	rep.note("nonce=%s", processNonce)
+	rep.note("uid=%d gid=%d groups=%v", os.Getuid(), os.Getgid(), mustGroups())
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		rep.note("capget: %v", err)
+	}
+	rep.note("caps effective=%x permitted=%x inheritable=%x",
+		uint64(data[1].Effective)<<32|uint64(data[0].Effective),
+		uint64(data[1].Permitted)<<32|uint64(data[0].Permitted),
+		uint64(data[1].Inheritable)<<32|uint64(data[0].Inheritable))
+	bounding := 0
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if v, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && v == 1 {
+			bounding++
+		}
+	}
+	rep.note("bounding=%d", bounding)
+	if v, err := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); err == nil {
+		rep.note("no_new_privs=%d", v)
+	}
+}
+
+func mustGroups() []int {
+	g, _ := os.Getgroups()
+	return g
 }

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"time"
 )
@@ -113,21 +114,36 @@ func closeAll(files ...*os.File) {
 	}
 }
 
+// maxLoggedLines bounds how many lines of one child's stderr reach the
+// parent's log: a hostile repository must not be able to flood it.
+const maxLoggedLines = 200
+
 // copyStderr keeps the tail of the child's stderr (to explain a crash) and
-// forwards its log lines to the parent's logger.
+// forwards its first lines to the parent's logger.
 func (c *child) copyStderr(r *os.File, done chan<- struct{}) {
 	defer close(done)
 	defer r.Close()
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	lines := 0
 	for sc.Scan() {
 		line := sc.Bytes()
 		c.stderr.Write(append(line, '\n'))
-		if len(line) > 2000 {
+		lines++
+		switch {
+		case lines > maxLoggedLines:
+			continue
+		case lines == maxLoggedLines:
+			c.log.Warn("sandbox child: further output not logged")
+			continue
+		case len(line) > 2000:
 			line = line[:2000]
 		}
 		c.log.Warn("sandbox child", slog.String("output", string(line)))
 	}
+	// A line longer than the scanner's buffer ends the scan: drain the
+	// rest so that the child never blocks on a full pipe.
+	_, _ = io.Copy(io.Discard, r)
 }
 
 // awaitReady reads the child's ready line, bounded by timeout.
@@ -148,7 +164,9 @@ func (c *child) awaitReady(ctx context.Context, timeout time.Duration) error {
 		if l.err != nil {
 			c.kill(killDismiss)
 			<-c.exited
-			return fmt.Errorf("sandbox: child did not start: %w", c.failure(l.err))
+			// Before its job a child has read no repository content: its
+			// last words are safe to quote.
+			return fmt.Errorf("sandbox: child did not start: %w (%s)", c.failure(l.err), lastLine(c.stderr.String()))
 		}
 		if err := json.Unmarshal(l.b, &c.ready); err != nil {
 			c.kill(killDismiss)
@@ -262,3 +280,14 @@ func (t *tail) String() string {
 	return string(t.buf)
 }
 
+// lastLine is the last non-empty line of s, cut to 300 bytes.
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}

@@ -49,7 +49,7 @@ type jobMsg struct {
 // resultMsg is the child's answer. SBOMs carries Result.SBOM, which
 // checks.Result keeps out of its own JSON.
 type resultMsg struct {
-	Response *checks.Response `json:"response,omitempty"`
+	Response *checks.Response  `json:"response,omitempty"`
 	SBOMs    map[string][]byte `json:"sboms,omitempty"`
 	// Layers are the layers applied for the job (Landlock is applied only
 	// once the checkout is known).

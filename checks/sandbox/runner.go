@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,9 +63,8 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	r.findPaths()
 	if rc.Mode != ModeOff {
-		if err := checkAccess(rc.DataDir, rc.UID, rc.GID); err != nil {
-			return nil, fmt.Errorf("sandbox: the child cannot load the engines from the data directory: %w "+
-				"(make the data directory and the vulnerability DB readable by uid %d, or set the sandbox user)", err, rc.UID)
+		if err := checkDataDir(rc); err != nil {
+			return nil, err
 		}
 	}
 	if err := r.detect(ctx); err != nil {
@@ -94,6 +94,21 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		go r.fill(fillCtx)
 	}
 	return r, nil
+}
+
+// checkDataDir checks that the sandbox user can reach the vulnerability DB:
+// pass through the data directory (which may hold other, private files) and
+// read the DB directory if it is installed.
+func checkDataDir(rc resolved) error {
+	err := checkSearch(rc.DataDir, rc.UID, rc.GID)
+	if _, statErr := os.Stat(rc.DBDir); err == nil && statErr == nil {
+		err = checkAccess(rc.DBDir, rc.UID, rc.GID)
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox: the child (uid %d) cannot reach the vulnerability DB: %w "+
+			"(the data directory needs mode 0711 or wider, the DB directory 0755)", rc.UID, err)
+	}
+	return nil
 }
 
 // findPaths works out what the child needs besides the checkout and the DB:
@@ -166,16 +181,26 @@ func (r *Runner) Run(ctx context.Context, req checks.Request) (*checks.Response,
 	if r.cfg.Mode == ModeOff {
 		r.log.WarnContext(ctx, "sandbox is off: repository content is parsed without isolation", slog.String("dir", dir))
 	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.Timeout)
 	defer cancel()
 	c, err := r.take(ctx)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var res *resultMsg
+		if res, err = c.serve(ctx, jobMsg{Request: req}, r.cfg.Limits); err == nil {
+			return r.answer(req, res)
+		}
 	}
-	res, err := c.serve(ctx, jobMsg{Request: req}, r.cfg.Limits)
-	if err != nil {
-		return nil, err
+	if errors.Is(err, ErrTimeout) && caller.Err() != nil {
+		// The caller's own deadline or cancellation, not the sandbox's.
+		return nil, fmt.Errorf("sandbox: scan stopped: %w", caller.Err())
 	}
+	return nil, err
+}
+
+// answer turns the child's result into the Run's: one result or one error
+// per requested check, never a check silently missing.
+func (r *Runner) answer(req checks.Request, res *resultMsg) (*checks.Response, error) {
 	r.noteLayers(res.Layers)
 	switch {
 	case res.Err != "" && strings.HasPrefix(res.Err, "strict mode"):
@@ -185,10 +210,25 @@ func (r *Runner) Run(ctx context.Context, req checks.Request) (*checks.Response,
 	case res.Response == nil:
 		return nil, fmt.Errorf("%w: empty answer", ErrChildFailed)
 	}
+	resp := &checks.Response{Errors: res.Response.Errors}
+	seen := map[string]bool{}
 	for _, result := range res.Response.Results {
+		if result == nil || seen[result.Check] || (len(req.Checks) > 0 && !slices.Contains(req.Checks, result.Check)) {
+			continue
+		}
+		seen[result.Check] = true
 		result.SBOM = res.SBOMs[result.Check]
+		resp.Results = append(resp.Results, result)
 	}
-	return res.Response, nil
+	for _, name := range req.Checks {
+		if !seen[name] && resp.Errors[name] == "" {
+			if resp.Errors == nil {
+				resp.Errors = map[string]string{}
+			}
+			resp.Errors[name] = "sandbox: the child returned no result for this check"
+		}
+	}
+	return resp, nil
 }
 
 // checkout makes the target directory absolute and real, and checks that

@@ -4,6 +4,7 @@ package sandbox
 
 import (
 	"fmt"
+	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -68,7 +69,8 @@ func seccompPolicy() seccomp.Policy {
 	}
 }
 
-// installSeccomp loads the filter on every thread of the process (TSYNC).
+// installSeccomp loads the filter, and no_new_privs, on every thread of the
+// process (TSYNC).
 //
 // The program comes from go-seccomp-bpf, with one change: the library lets
 // a system call of a foreign architecture (i386 through int 0x80 on
@@ -100,6 +102,10 @@ func installSeccomp() error {
 		filter[i] = unix.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
 	}
 	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	// no_new_privs is per thread: set it on the thread that loads the
+	// filter; TSYNC then sets it on every other thread with the filter.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("seccomp: set no_new_privs: %w", err)
 	}

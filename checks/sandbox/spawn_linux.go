@@ -30,9 +30,7 @@ var namespaceFlags = []struct {
 const allNamespaces = syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID |
 	syscall.CLONE_NEWNET | syscall.CLONE_NEWIPC | syscall.CLONE_NEWUTS
 
-// variants lists what to try: every namespace; without a user namespace
-// (root can make the others alone, when unprivileged user namespaces are
-// disabled); none at all.
+// variants lists what to try: every namespace, then none at all.
 func variants(mode Mode) []nsVariant {
 	switch mode {
 	case ModeOff:
@@ -40,35 +38,36 @@ func variants(mode Mode) []nsVariant {
 	case ModeStrict:
 		return []nsVariant{{name: "all", flags: allNamespaces}}
 	}
-	out := []nsVariant{{name: "all", flags: allNamespaces}}
-	if os.Geteuid() == 0 {
-		out = append(out, nsVariant{name: "no user namespace", flags: allNamespaces &^ syscall.CLONE_NEWUSER})
-	}
-	return append(out, nsVariant{name: "none"})
+	return []nsVariant{{name: "all", flags: allNamespaces}, {name: "none"}}
 }
 
 // sysProcAttr starts the child in its own process group (the timeout kills
 // the group), with SIGKILL when the parent dies, in the variant's
-// namespaces, as uid:gid. In a user namespace, uid and gid are mapped to
-// themselves and nothing else is mapped: host root does not exist inside.
+// namespaces.
+//
+// In a user namespace, the namespace's root is mapped to uid:gid on the
+// host and nothing else is mapped: host root does not exist inside. The
+// child starts as process 1 of its PID namespace with capabilities over
+// its own namespaces only; it uses them to mount its own /proc and drops
+// them all before the real child starts (runInit). Without namespaces, a
+// root parent starts the child directly as uid:gid.
 func sysProcAttr(v nsVariant, mode Mode, uid, gid int) *syscall.SysProcAttr {
 	attr := &syscall.SysProcAttr{
 		Setpgid:    true,
 		Pdeathsig:  syscall.SIGKILL,
 		Cloneflags: v.flags,
 	}
-	if mode == ModeOff {
-		return attr
-	}
-	u, g := uint32(uid), uint32(gid)
 	switch {
+	case mode == ModeOff:
 	case v.flags&syscall.CLONE_NEWUSER != 0:
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
 		attr.GidMappingsEnableSetgroups = false
-		attr.Credential = &syscall.Credential{Uid: u, Gid: g, NoSetGroups: true}
+		// Become the namespace's root (uid:gid on the host) before exec,
+		// or exec would drop the namespace capabilities init needs.
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	case os.Geteuid() == 0:
-		attr.Credential = &syscall.Credential{Uid: u, Gid: g, Groups: []uint32{}}
+		attr.Credential = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}
 	}
 	return attr
 }
