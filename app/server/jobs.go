@@ -23,14 +23,14 @@ func (s *Server) registerJobs() {
 			return queue.Cancel(fmt.Errorf("decode delivery job: %w", err))
 		}
 		return s.timed(jobs.KindDelivery, func() error { return s.planner.Plan(ctx, a.DeliveryID) })
-	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: 2 * time.Minute})
+	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: min(2*time.Minute, s.cfg.ScanTimeout)})
 	s.queue.Register(jobs.KindScan, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Scan
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode scan job: %w", err))
 		}
 		return s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a) })
-	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: 15 * time.Minute})
+	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: s.cfg.ScanTimeout})
 }
 
 func (s *Server) timed(kind string, fn func() error) error {

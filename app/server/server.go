@@ -70,6 +70,10 @@ type Config struct {
 	PollInterval time.Duration
 	// BaselinePace spaces the baseline scans of a new installation.
 	BaselinePace time.Duration
+	// ScanTimeout bounds one job (default 10m). A job whose worker died is
+	// handed to another worker once it would have timed out, plus a margin
+	// of half the timeout (10s to 1m).
+	ScanTimeout time.Duration
 }
 
 // Server is a running gatehouse serve.
@@ -134,6 +138,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = ":8080"
 	}
+	if cfg.ScanTimeout <= 0 {
+		cfg.ScanTimeout = 10 * time.Minute
+	}
 	s := &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
 	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: cfg.Logger})
 	if err != nil {
@@ -168,7 +175,9 @@ func (s *Server) setup(ctx context.Context) error {
 	}
 	q, err := queue.New(s.store, queue.Config{
 		Workers: workers, Logger: cfg.Logger, RetryBackoff: cfg.JobRetryBase, PollInterval: cfg.PollInterval,
-		OnDiscard: s.onDiscard,
+		JobTimeout:           cfg.ScanTimeout,
+		RescueStuckJobsAfter: cfg.ScanTimeout + min(max(cfg.ScanTimeout/2, 10*time.Second), time.Minute),
+		OnDiscard:            s.onDiscard,
 	})
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ type serveFlags struct {
 	dbRepository                     string
 	offline                          bool
 	workers                          int
+	scanTimeout                      time.Duration
 	logFormat, logLevel              string
 }
 
@@ -55,6 +56,7 @@ func newServe() *cobra.Command {
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
+	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
 	return cmd
@@ -78,7 +80,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 	}
 	cfg := server.Config{
 		Addr: f.addr, DataDir: f.dataDir, DatabaseURL: f.dbURL, Role: f.role,
-		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log,
+		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log, ScanTimeout: f.scanTimeout,
 	}
 	if f.appID != "" {
 		id, err := strconv.ParseInt(strings.TrimSpace(f.appID), 10, 64)
