@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -136,6 +137,21 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
+// sandboxDir is a directory the sandboxed scanner (an unprivileged user)
+// can pass through: t.TempDir's parent is private to root.
+func sandboxDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gatehouse-e2e-data-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
 // binaryEnv is the environment of a gatehouse process talking to fake.
 func binaryEnv(t *testing.T, fake *githubtest.Server, dataDir, secret string) []string {
 	t.Helper()
@@ -162,7 +178,7 @@ func TestBinaryKilledAfterAckFinishesAfterRestart(t *testing.T) {
 		"config/app.env": "GITHUB_TOKEN=" + plantedToken + "\n",
 	})
 	pr := fake.AddPullRequest("octo/demo", githubtest.PullRequest{HeadRef: "feature"})
-	data := t.TempDir()
+	data := sandboxDir(t)
 	depstest.BuildDB(t, registry.DBDir(data))
 	env := binaryEnv(t, fake, data, "bin-secret")
 	addr := freeAddr(t)
@@ -183,6 +199,16 @@ func TestBinaryKilledAfterAckFinishesAfterRestart(t *testing.T) {
 
 	p2 := startBinary(t, env, addr)
 	runs := byName(h.waitRuns("octo/demo", pr.HeadSHA, 3))
+	// The scan ran in the sandbox, and /readyz says so.
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(ready), `"sandbox":"ok"`) {
+		t.Errorf("/readyz = %d %s", resp.StatusCode, ready)
+	}
 	if runs["gatehouse/secrets"].Conclusion != "failure" {
 		t.Errorf("secrets = %s: %s\n%s", runs["gatehouse/secrets"].Conclusion, runs["gatehouse/secrets"].Output.Summary, p2.Logs())
 	}

@@ -43,6 +43,11 @@ func TestMain(m *testing.M) {
 			panic(err)
 		}
 		defer os.RemoveAll(dir)
+		// The real binary is built here and runs a sandboxed child as an
+		// unprivileged user, who must be able to execute it.
+		if err := os.Chmod(dir, 0o755); err != nil {
+			panic(err)
+		}
 		dataDir = dir
 		defer func() {
 			if engines != nil {

@@ -119,7 +119,8 @@ type FetchSpec struct {
 // Fetch initialises dir (which must not exist or be empty), fetches spec and
 // checks out the head commit. Nothing from the repository runs.
 func Fetch(ctx context.Context, dir string, spec FetchSpec) (*Checkout, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// 0755: the sandboxed scanner (an unprivileged user) reads it.
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("create checkout dir: %w", err)
 	}
 	g := &Git{Dir: dir, token: spec.Token}

@@ -190,11 +190,16 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 // scan fetches the code and runs the checks on head and, when there is one,
 // on the base tree (dependencies and IaC; secrets compare by commit range).
 func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Response, diff []byte, err error) {
-	if err := os.MkdirAll(w.cfg.WorkDir, 0o700); err != nil {
+	// 0711 and 0755: the sandboxed scanner runs as an unprivileged user
+	// and reads the checkout; nobody can list the work dir itself.
+	if err := os.MkdirAll(w.cfg.WorkDir, 0o711); err != nil {
 		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
 	}
 	dir, err := os.MkdirTemp(w.cfg.WorkDir, "scan-")
 	if err != nil {
+		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
 		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
 	}
 	defer os.RemoveAll(dir)

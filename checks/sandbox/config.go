@@ -135,8 +135,9 @@ type Config struct {
 	// vulnerability DB is registry.DBDir(DataDir)); the child gets it
 	// read-only.
 	DataDir string
-	// DBDir is the vulnerability DB directory the child may read; default
-	// DataDir/vulndb.
+	// DBDir is the vulnerability DB directory the child may read once
+	// Landlock is on; default registry.DBDir(DataDir), where the engines
+	// load it from.
 	DBDir string
 	// ScratchRoot is where each child's private scratch directory is made;
 	// default os.TempDir().

@@ -68,4 +68,3 @@ func (c *child) failure(cause error) error {
 	}
 	return fmt.Errorf("%w: no answer", ErrChildFailed)
 }
-

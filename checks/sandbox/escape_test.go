@@ -202,7 +202,7 @@ func TestChildSyscallsAreFiltered(t *testing.T) {
 	s := newProbeSetup(t, probeParams{})
 	res := runProbe(t, r, s, "probe-syscalls")
 	noEscape(t, res, "")
-	for _, call := range []string{"unshare", "ptrace", "bpf", "io_uring_setup", "keyctl", "clone(CLONE_NEWNET)"} {
+	for _, call := range []string{"unshare", "ptrace", "bpf", "io_uring_setup", "keyctl", "clone(CLONE_NEWNET)", "setsid", "setpgid"} {
 		if !hasNote(res, call) {
 			t.Errorf("%s not attempted", call)
 		}
@@ -241,7 +241,7 @@ func runKilled(t *testing.T, r *sandbox.Runner, s probeSetup, name string, want 
 // (ChildCommand in their command line).
 func sandboxProcesses(t *testing.T) []int {
 	t.Helper()
-	exe, _ := os.Executable()
+	exe := childBinary(t)
 	entries, _ := os.ReadDir("/proc")
 	var out []int
 	for _, e := range entries {

@@ -51,33 +51,67 @@ func testLoader(probesOnly bool) sandbox.Loader {
 	}
 }
 
-// shared holds what every test reads: a data directory with the fixture
-// vulnerability DB, readable by the sandbox user.
+// shared holds what every test reads, readable by the sandbox user: a data
+// directory with the fixture vulnerability DB, and a copy of this test
+// binary (go test builds it in a directory only root can enter).
 var shared struct {
-	once    sync.Once
-	root    string
-	dataDir string
-	err     error
+	once, dbOnce, binOnce sync.Once
+	root, dataDir, binary string
+	err, dbErr, binErr    error
+}
+
+// sharedRoot returns the directory holding the shared fixtures.
+func sharedRoot(t testing.TB) string {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.root, shared.err = os.MkdirTemp("", "sandboxtest-")
+		if shared.err == nil {
+			shared.err = os.Chmod(shared.root, 0o755)
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.root
 }
 
 // dataDir returns the shared data directory, built on first use.
 func dataDir(t testing.TB) string {
 	t.Helper()
-	shared.once.Do(func() {
-		root, err := os.MkdirTemp("", "sandboxtest-")
-		if err != nil {
-			shared.err = err
-			return
-		}
-		shared.root = root
+	root := sharedRoot(t)
+	shared.dbOnce.Do(func() {
 		shared.dataDir = filepath.Join(root, "data")
 		depstest.BuildDB(t, registry.DBDir(shared.dataDir))
-		shared.err = openUp(root)
+		shared.dbErr = openUp(shared.dataDir)
 	})
-	if shared.err != nil {
-		t.Fatal(shared.err)
+	if shared.dbErr != nil {
+		t.Fatal(shared.dbErr)
 	}
 	return shared.dataDir
+}
+
+// childBinary returns the copy of this test binary the children run.
+func childBinary(t testing.TB) string {
+	t.Helper()
+	root := sharedRoot(t)
+	shared.binOnce.Do(func() {
+		exe, err := os.Executable()
+		if err != nil {
+			shared.binErr = err
+			return
+		}
+		b, err := os.ReadFile(exe)
+		if err != nil {
+			shared.binErr = err
+			return
+		}
+		shared.binary = filepath.Join(root, "sandbox-child.test")
+		shared.binErr = os.WriteFile(shared.binary, b, 0o755)
+	})
+	if shared.binErr != nil {
+		t.Fatal(shared.binErr)
+	}
+	return shared.binary
 }
 
 // worldDir returns a new directory the sandbox user can read (t.TempDir
@@ -109,11 +143,7 @@ func openUp(root string) error {
 // probeCommand starts this test binary as a child with the probes only.
 func probeCommand(t testing.TB) []string {
 	t.Helper()
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return []string{exe, sandbox.ChildCommand, "probes"}
+	return []string{childBinary(t), sandbox.ChildCommand, "probes"}
 }
 
 // newRunner starts a Runner whose children are this test binary.

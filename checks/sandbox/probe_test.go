@@ -180,6 +180,9 @@ func probeSyscalls(_ context.Context, _ string, p probeParams, rep *report) {
 	rep.attempt("bpf()", "", errnoOf(unix.Syscall(unix.SYS_BPF, 0, 0, 0)))
 	rep.attempt("io_uring_setup()", "", errnoOf(unix.Syscall(unix.SYS_IO_URING_SETUP, 1, 0, 0)))
 	rep.attempt("keyctl()", "", errnoOf(unix.Syscall(unix.SYS_KEYCTL, 0, 0, 0)))
+	_, err := unix.Setsid()
+	rep.attempt("setsid()", "", err)
+	rep.attempt("setpgid(0, 0)", "", unix.Setpgid(0, 0))
 	rep.attempt("clone(CLONE_NEWNET)", "", errnoOf(unix.RawSyscall(unix.SYS_CLONE, unix.CLONE_NEWNET|uintptr(unix.SIGCHLD), 0, 0)))
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 0, 0, 0, 0); err == nil {
 		rep.attempt("clear no_new_privs", "", nil)

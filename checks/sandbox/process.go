@@ -92,7 +92,16 @@ func (r *Runner) spawn(v nsVariant, detectOnly bool) (*child, error) {
 	go c.copyStderr(errR, stderrDone)
 	go func() {
 		_ = cmd.Wait()
-		<-stderrDone
+		// Let the last lines (a crash's reason) arrive, but do not wait on a
+		// process that escaped with a copy of the pipe.
+		timer := time.NewTimer(2 * time.Second)
+		select {
+		case <-stderrDone:
+		case <-timer.C:
+			_ = errR.Close()
+			<-stderrDone
+		}
+		timer.Stop()
 		close(c.exited)
 	}()
 	ccfg := childConfig{
@@ -237,6 +246,9 @@ func (c *child) kill(reason string) {
 	default:
 		killGroup(c.cmd.Process)
 	}
+	// Unblock a read of the answer even if some process still holds the
+	// other end.
+	_ = c.rawOut.Close()
 }
 
 func (c *child) killReason() string {

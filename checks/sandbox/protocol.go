@@ -28,9 +28,7 @@ type childConfig struct {
 	ReadPaths []string `json:"read_paths,omitempty"`
 	ExecPaths []string `json:"exec_paths,omitempty"`
 	Limits    Limits   `json:"limits"`
-	// Namespaces the parent created the child in, for its report.
-	Namespaces []string `json:"namespaces,omitempty"`
-	LogLevel   string   `json:"log_level,omitempty"`
+	LogLevel  string   `json:"log_level,omitempty"`
 }
 
 // readyMsg is the child's first line: the layers it applied at start-up

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/gatehouse/gatehouse/checks"
 )
@@ -63,6 +62,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	r.findPaths()
 	if rc.Mode != ModeOff {
+		if err := reach(rc.Command[0], rc.UID, rc.GID, 5); err != nil {
+			return nil, fmt.Errorf("sandbox: the child (uid %d) cannot run %s: %w", rc.UID, rc.Command[0], err)
+		}
 		if err := checkDataDir(rc); err != nil {
 			return nil, err
 		}
@@ -253,110 +255,6 @@ func (r *Runner) checkout(dir string) (string, error) {
 		}
 	}
 	return abs, nil
-}
-
-// take returns a ready child: a warm one from the pool, or a cold one when
-// the pool is off.
-func (r *Runner) take(ctx context.Context) (*child, error) {
-	if r.cfg.Pool == 0 {
-		return r.startReady(ctx)
-	}
-	for {
-		select {
-		case c := <-r.ready:
-			select {
-			case <-c.exited: // died while idle
-				c.cleanup()
-				continue
-			default:
-				return c, nil
-			}
-		case err := <-r.startErrs:
-			return nil, err
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return nil, fmt.Errorf("%w: no sandbox child became ready in %s", ErrTimeout, r.cfg.Limits.Timeout)
-			}
-			return nil, ctx.Err()
-		case <-r.done:
-			return nil, ErrClosed
-		}
-	}
-}
-
-// startReady starts a child and waits until its engines are loaded.
-func (r *Runner) startReady(ctx context.Context) (*child, error) {
-	c, err := r.spawn(r.variant, false)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.awaitReady(ctx, r.cfg.Limits.Timeout); err != nil {
-		c.cleanup()
-		return nil, err
-	}
-	r.noteLayers(c.ready.Layers)
-	return c, nil
-}
-
-// fill keeps one warm child waiting for a job, and starts its replacement
-// as soon as it is taken.
-func (r *Runner) fill(ctx context.Context) {
-	defer r.wg.Done()
-	backoff := time.Second
-	for ctx.Err() == nil {
-		recycle := r.recycleChan()
-		c, err := r.startReady(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			r.mu.Lock()
-			r.lastStartErr = err.Error()
-			r.mu.Unlock()
-			r.log.Error("sandbox child failed to start", slog.Any("err", err))
-			timer := time.NewTimer(backoff)
-			select {
-			case r.startErrs <- err:
-			case <-timer.C:
-			case <-ctx.Done():
-			}
-			timer.Stop()
-			backoff = min(2*backoff, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		r.mu.Lock()
-		r.lastStartErr = ""
-		r.mu.Unlock()
-		r.warm.Add(1)
-		select {
-		case r.ready <- c:
-		case <-c.exited:
-			r.log.Warn("warm sandbox child died while idle")
-			c.cleanup()
-		case <-recycle:
-			c.cleanup()
-		case <-ctx.Done():
-			c.cleanup()
-		}
-		r.warm.Add(-1)
-	}
-}
-
-func (r *Runner) recycleChan() chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.recycle
-}
-
-// Recycle replaces the warm children with fresh ones, which load the
-// engines (and the vulnerability DB) again: call it after the DB is
-// updated.
-func (r *Runner) Recycle() {
-	r.mu.Lock()
-	close(r.recycle)
-	r.recycle = make(chan struct{})
-	r.mu.Unlock()
 }
 
 func (r *Runner) noteLayers(layers []Layer) {

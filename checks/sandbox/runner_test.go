@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -140,4 +142,23 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestChildNamespaces compares the namespaces of a waiting child (and of
+// its init) with the test process's own: each must differ.
+func TestChildNamespaces(t *testing.T) {
+	r := newRunner(t, sandbox.Config{Pool: 1}, true)
+	requireLayer(t, r, sandbox.LayerUserNS, sandbox.LayerMountNS, sandbox.LayerPIDNS, sandbox.LayerNetNS, sandbox.LayerIPCNS, sandbox.LayerUTSNS)
+	waitFor(t, "a warm child", func() bool { return r.Status().Warm == 1 && len(sandboxProcesses(t)) == 2 })
+	for _, pid := range sandboxProcesses(t) {
+		for _, ns := range []string{"user", "mnt", "pid", "net", "ipc", "uts"} {
+			mine, err := os.Readlink("/proc/self/ns/" + ns)
+			must(t, err)
+			theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+			must(t, err)
+			if mine == theirs {
+				t.Errorf("child %d shares the %s namespace %s with the server", pid, ns, mine)
+			}
+		}
+	}
 }

@@ -23,6 +23,8 @@ import (
 var deniedSyscalls = []string{
 	// other processes' memory
 	"ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "pidfd_getfd",
+	// leaving the process group the timeout kills
+	"setsid", "setpgid",
 	// mounts, roots and namespaces
 	"mount", "umount2", "pivot_root", "chroot", "move_mount", "open_tree",
 	"fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr", "unshare", "setns",

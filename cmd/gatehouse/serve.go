@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/policy"
 	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/checks/sandbox"
 )
 
 type serveFlags struct {
@@ -26,6 +27,7 @@ type serveFlags struct {
 	dbRepository                     string
 	offline                          bool
 	workers                          int
+	sandbox                          string
 	scanTimeout                      time.Duration
 	logFormat, logLevel              string
 }
@@ -56,6 +58,7 @@ func newServe() *cobra.Command {
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
+	envString(fs, &f.sandbox, "sandbox", "GATEHOUSE_SANDBOX", "auto", "auto (every isolation layer the host offers), strict (refuse to scan without all) or off (debugging only)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -75,7 +78,13 @@ func newLogger(format, level string) *slog.Logger {
 func runServe(ctx context.Context, f serveFlags) error {
 	log := newLogger(f.logFormat, f.logLevel)
 	slog.SetDefault(log)
-	if err := os.MkdirAll(f.dataDir, 0o700); err != nil {
+	// 0711: the sandboxed scanner runs as an unprivileged user and must be
+	// able to pass through the data dir to the DB and its checkout, while
+	// nobody can list what is in it.
+	if err := os.MkdirAll(f.dataDir, 0o711); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Chmod(f.dataDir, 0o711); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	cfg := server.Config{
@@ -109,12 +118,25 @@ func runServe(ctx context.Context, f serveFlags) error {
 	}
 	cfg.Decider = src
 	if f.role != server.RoleWeb {
-		set, err := registry.New(registry.Options{DataDir: f.dataDir, Logger: log})
+		mode, err := sandbox.ParseMode(f.sandbox)
+		if err != nil {
+			return fmt.Errorf("GATEHOUSE_SANDBOX: %w", err)
+		}
+		// Repository content is parsed only in sandboxed, single-use
+		// children (warm: engines loaded before a job arrives).
+		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Logger: log})
 		if err != nil {
 			return err
 		}
-		defer set.Close()
-		cfg.Runner, cfg.Checks = set.Runner(), registry.Names
+		defer sb.Close()
+		cfg.Runner, cfg.Checks = sb, registry.Names
+		cfg.Readiness = map[string]func(context.Context) error{"sandbox": func(context.Context) error {
+			st := sb.Status()
+			if !st.OK() || (st.Warm == 0 && st.LastStartError != "") {
+				return fmt.Errorf("sandbox: %s %s", st.String(), st.LastStartError)
+			}
+			return nil
+		}}
 		dbDir := registry.DBDir(f.dataDir)
 		cfg.DBUpdatedAt = func() time.Time {
 			info, err := deps.DBStatus(dbDir)
@@ -124,7 +146,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 			return info.UpdatedAt
 		}
 		if !f.offline {
-			go refreshDB(ctx, log, dbDir, f.dbRepository, set)
+			go refreshDB(ctx, log, dbDir, f.dbRepository, sb)
 		}
 	}
 	srv, err := server.New(ctx, cfg)
@@ -136,7 +158,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 
 // refreshDB downloads the vulnerability DB at start when it is missing or
 // stale, then every 6 hours, swapping it in atomically.
-func refreshDB(ctx context.Context, log *slog.Logger, dir, repo string, set *registry.Set) {
+func refreshDB(ctx context.Context, log *slog.Logger, dir, repo string, sb *sandbox.Runner) {
 	tick := time.NewTicker(6 * time.Hour)
 	defer tick.Stop()
 	for {
@@ -144,9 +166,8 @@ func refreshDB(ctx context.Context, log *slog.Logger, dir, repo string, set *reg
 		if err != nil || !info.Present || time.Since(info.UpdatedAt) > 24*time.Hour {
 			if err := deps.UpdateDB(ctx, dir, repo); err != nil {
 				log.Warn("vulnerability DB update failed", slog.String("error", err.Error()))
-			} else if err := set.Deps.Reload(); err != nil {
-				log.Warn("vulnerability DB reload failed", slog.String("error", err.Error()))
 			} else {
+				sb.Recycle() // warm children reopen the new DB
 				log.Info("vulnerability DB updated")
 			}
 		}
