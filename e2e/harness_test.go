@@ -168,7 +168,13 @@ func (h *harness) waitRuns(repo, sha string, n int) []githubtest.CheckRun {
 			return done
 		}
 		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %d completed check runs on %s@%s; have %+v", n, repo, sha, all)
+			var states []string
+			for _, r := range all {
+				if r.HeadSHA == sha {
+					states = append(states, r.Name+"="+r.Status+"/"+r.Conclusion+": "+r.Output.Title)
+				}
+			}
+			h.t.Fatalf("timed out waiting for %d completed check runs on %s@%s; have %d on the repo, on this commit: %v", n, repo, sha, len(all), states)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

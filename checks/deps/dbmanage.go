@@ -143,6 +143,13 @@ func install(dbDir string, fill func(tmp string) error) (err error) {
 	if err := fill(tmp); err != nil {
 		return err
 	}
+	// The sandboxed scanner (an unprivileged user) opens the DB read-only:
+	// whatever modes the download or archive carried, make it readable.
+	for _, name := range []string{"trivy.db", "metadata.json"} {
+		if err := os.Chmod(filepath.Join(tmp, name), 0o644); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("install vulnerability database: %w", err)
+		}
+	}
 	meta, err := validateDB(tmp)
 	if err != nil {
 		return fmt.Errorf("install vulnerability database: %w", err)

@@ -245,4 +245,3 @@ func judge(p *Policy, cp CheckPolicy, check string, f checks.Finding, base Base)
 	ev.Reason = strings.Join(parts, "; ")
 	return ev
 }
-

@@ -80,6 +80,10 @@ func Write(src, dbDir string) error {
 	if err := loader.Close(); err != nil {
 		return fmt.Errorf("close trivy.db: %w", err)
 	}
+	// Readable by the sandboxed scanner, as `gatehouse db import` leaves it.
+	if err := os.Chmod(filepath.Join(dbDir, "trivy.db"), 0o644); err != nil {
+		return err
+	}
 	meta, err := os.ReadFile(filepath.Join(src, "metadata.json"))
 	if err != nil {
 		return err
