@@ -95,7 +95,6 @@ func fit(name string, d *CheckRunData, rows []checks.Evaluated) (string, error) 
 	return out, nil
 }
 
-
 // Age renders how old a timestamp is, in days.
 func Age(t, now time.Time) string {
 	d := now.Sub(t)

@@ -16,15 +16,15 @@ import (
 	"github.com/gatehouse/gatehouse/app/webhook"
 )
 
-func (s *Server) registerJobs() {
-	s.queue.Register(jobs.KindDelivery, func(ctx context.Context, j *queue.Job) error {
+func (s *Server) registerJobs(q *queue.Queue) {
+	q.Register(jobs.KindDelivery, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Delivery
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode delivery job: %w", err))
 		}
 		return s.timed(jobs.KindDelivery, func() error { return s.planner.Plan(ctx, a.DeliveryID) })
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: min(2*time.Minute, s.cfg.ScanTimeout)})
-	s.queue.Register(jobs.KindScan, func(ctx context.Context, j *queue.Job) error {
+	q.Register(jobs.KindScan, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Scan
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode scan job: %w", err))

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -93,6 +92,8 @@ type Server struct {
 
 	botMu sync.Mutex
 	bot   string
+
+	live liveState // issue 11: an app configured after start, through /setup (setup.go)
 }
 
 // botLogin is the app's bot user ("slug[bot]"), read once from GET /app.
@@ -161,11 +162,7 @@ func (s *Server) setup(ctx context.Context) error {
 		return err
 	}
 	if cfg.AppID > 0 {
-		s.gh, err = ghclient.New(ghclient.Config{
-			URLs: urls, AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, Logger: cfg.Logger,
-			Transport: cfg.GitHubTransport, RetryBaseDelay: cfg.RetryBaseDelay, Observe: s.observeGitHub,
-		})
-		if err != nil {
+		if s.gh, err = s.newFactory(urls, cfg.AppID, cfg.PrivateKey); err != nil { // issue 11: shared with Configure (setup.go)
 			return err
 		}
 	}
@@ -173,30 +170,15 @@ func (s *Server) setup(ctx context.Context) error {
 	if cfg.Role == RoleWeb || s.gh == nil {
 		workers = 0 // insert only
 	}
-	q, err := queue.New(s.store, queue.Config{
-		Workers: workers, Logger: cfg.Logger, RetryBackoff: cfg.JobRetryBase, PollInterval: cfg.PollInterval,
-		JobTimeout:           cfg.ScanTimeout,
-		RescueStuckJobsAfter: cfg.ScanTimeout + min(max(cfg.ScanTimeout/2, 10*time.Second), time.Minute),
-		OnDiscard:            s.onDiscard,
-	})
+	q, err := s.newQueue(workers) // issue 11: shared with Configure (setup.go)
 	if err != nil {
 		return err
 	}
 	s.queue = q
 	if workers > 0 {
-		if cfg.Runner == nil || cfg.Decider == nil || len(cfg.Checks) == 0 {
-			return errors.New("worker role needs a runner, a decider and checks")
+		if err := s.buildWork(s.gh, q); err != nil { // issue 11: shared with Configure (setup.go)
+			return err
 		}
-		s.planner = planner.New(planner.Config{
-			Deliveries: deliverySource{s.store}, Clients: s.gh, Queue: scanQueue{q, cfg.MaxAttempts},
-			Heads: s.store, Checks: cfg.Checks, Logger: cfg.Logger, BaselinePace: cfg.BaselinePace,
-		})
-		s.worker = worker.New(worker.Config{
-			Clients: s.gh, Runner: cfg.Runner, Decider: cfg.Decider, Checks: cfg.Checks,
-			WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
-			Store: s.store, BotLogin: s.botLogin,
-		})
-		s.registerJobs()
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -220,7 +202,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.log.Info("gatehouse serving", slog.String("addr", s.Addr()), slog.String("role", s.cfg.Role),
-		slog.String("database", s.store.Driver()), slog.Bool("app_configured", s.gh != nil))
+		slog.String("database", s.store.Driver()), slog.Bool("app_configured", s.app() != nil)) // issue 11: s.app()
 	var err error
 	select {
 	case <-ctx.Done():
@@ -232,6 +214,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if qerr := s.queue.Stop(shutdown); qerr != nil {
 		s.log.Warn("queue stop", slog.String("error", qerr.Error()))
 	}
+	s.stopLive(shutdown) // issue 11: the workers Configure started (setup.go)
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -258,7 +241,7 @@ func (s *Server) routes() http.Handler {
 		Secrets: s.cfg.WebhookSecrets, Sink: deliverySink{s.queue}, Logger: s.log, Observer: s,
 	})
 	if s.cfg.Role != RoleWorker {
-		r.POST("/webhooks/github", hook.ServeGin)
+		s.routeLive(r, hook) // issue 11: POST /webhooks/github (secrets swappable) and, without an app, /setup (setup.go)
 	}
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
@@ -287,8 +270,8 @@ func (s *Server) readyz(c *gin.Context) {
 	} else {
 		out["queue"] = st
 	}
-	if s.gh == nil {
-		status, out["app"] = http.StatusServiceUnavailable, "not configured: set GATEHOUSE_APP_ID and GATEHOUSE_PRIVATE_KEY_PATH"
+	if s.app() == nil { // issue 11: s.gh may be set at run time (setup.go)
+		status, out["app"] = http.StatusServiceUnavailable, "not configured: open /setup, or set GATEHOUSE_APP_ID and GATEHOUSE_PRIVATE_KEY_PATH"
 	}
 	for name, check := range s.cfg.Readiness {
 		if err := check(ctx); err != nil {

@@ -189,8 +189,8 @@ func missingName(dbErr error) string {
 }
 
 // CleanupTemp removes the per-process temporary directory trivy creates
-// (/tmp/trivy-*) on first use. Call it once when the engines are closed for
-// good; a long-running process otherwise leaves one behind each run.
+// (/tmp/trivy-*) on first use. Call it once, as the process exits: trivy
+// cannot make a new one, so no scan may run after it.
 func CleanupTemp() error {
 	return xos.Cleanup()
 }

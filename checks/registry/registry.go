@@ -60,5 +60,5 @@ func (s *Set) Runner() checks.Runner { return &checks.Local{Checks: s.Checks} }
 
 // Close releases the engines (the vulnerability DB).
 func (s *Set) Close() error {
-	return errors.Join(s.Deps.Close(), deps.CleanupTemp())
+	return errors.Join(s.Deps.Close())
 }

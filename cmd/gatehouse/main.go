@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/gatehouse/gatehouse/checks/deps"
 )
 
 // exitError carries a process exit code out of a command.
@@ -22,6 +24,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := newRoot().ExecuteContext(ctx)
 	stop()
+	// trivy makes one temp dir per process; it cannot be reused once
+	// removed, so it goes when the process does.
+	_ = deps.CleanupTemp()
 	var ee exitError
 	switch {
 	case err == nil:
@@ -40,7 +45,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newScan(), newDB(), newPolicy(), newVersion())
+	root.AddCommand(newServe(), newScan(), newDB(), newPolicy(), newSetup(), newDoctor(), newVersion())
 	root.AddCommand(hiddenCommands()...)
 	return root
 }

@@ -5,14 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/server"
+	"github.com/gatehouse/gatehouse/app/setup"
 	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/policy"
 	"github.com/gatehouse/gatehouse/checks/registry"
@@ -91,22 +90,33 @@ func runServe(ctx context.Context, f serveFlags) error {
 		Addr: f.addr, DataDir: f.dataDir, DatabaseURL: f.dbURL, Role: f.role,
 		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log, ScanTimeout: f.scanTimeout,
 	}
+	// The app: environment variables win over what /setup stored (issue 11).
+	var env setup.Credentials
 	if f.appID != "" {
-		id, err := strconv.ParseInt(strings.TrimSpace(f.appID), 10, 64)
+		id, err := parseAppID(f.appID)
 		if err != nil {
-			return fmt.Errorf("GATEHOUSE_APP_ID %q: not a number", f.appID)
+			return err
 		}
-		cfg.AppID = id
+		env.AppID = id
 	}
 	key, err := readKey(f.key, f.keyPath)
 	if err != nil {
 		return err
 	}
-	cfg.PrivateKey = key
-	for _, s := range []string{f.secret, f.previousSecret} {
+	env.PrivateKey, env.WebhookSecret = key, f.secret
+	stored, err := setup.Load(f.dataDir)
+	if err != nil {
+		return err
+	}
+	app := setup.Merge(env, stored)
+	cfg.AppID, cfg.PrivateKey = app.AppID, app.PrivateKey
+	for _, s := range []string{app.WebhookSecret, f.previousSecret} {
 		if s != "" {
 			cfg.WebhookSecrets = append(cfg.WebhookSecrets, []byte(s))
 		}
+	}
+	if stored != nil && app.AppID == stored.AppID {
+		log.Info("using the GitHub App stored by /setup", slog.Any("app", app), slog.String("file", setup.Path(f.dataDir)))
 	}
 	src := &policysource.Source{}
 	if f.policyFile != "" {
