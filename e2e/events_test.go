@@ -277,3 +277,27 @@ func TestManyFindingsBatchAndTruncate(t *testing.T) {
 		}
 	}
 }
+
+// After the app is uninstalled its work stops: GitHub refuses the token,
+// and the job is not retried.
+func TestUninstalledInstallationStopsItsJobs(t *testing.T) {
+	fake := githubtest.New(t, githubtest.AllowRejections())
+	repo := newRepo(t, fake)
+	repo.Commit("feature", "docs", map[string]string{"docs.md": "x\n"})
+	pr := fake.AddPullRequest("octo/demo", githubtest.PullRequest{HeadRef: "feature"})
+	h := start(t, fake)
+	fake.RemoveInstallation(installation)
+	if code := h.deliver("pull_request", h.nextID(), prPayload(t, "opened", installation, repo, pr)); code != http.StatusAccepted {
+		t.Fatalf("delivery answered %d", code)
+	}
+	h.waitIdle()
+	tokenAsks := 0
+	for _, r := range fake.Requests() {
+		if strings.HasSuffix(r.Path, "/access_tokens") {
+			tokenAsks++
+		}
+	}
+	if tokenAsks != 1 {
+		t.Errorf("%d token requests, want 1 (no retries for a removed installation)", tokenAsks)
+	}
+}

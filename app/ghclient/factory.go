@@ -5,6 +5,7 @@ package ghclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -111,7 +112,7 @@ func (f *Factory) Installation(id int64) (*github.Client, error) {
 func (f *Factory) Token(ctx context.Context, id int64) (string, error) {
 	tok, err := f.installation(id).Token(ctx)
 	if err != nil {
-		return "", fmt.Errorf("installation %d token: %w", id, err)
+		return "", fmt.Errorf("installation %d token: %w", id, Gone(err))
 	}
 	return tok, nil
 }
@@ -159,4 +160,18 @@ func apiBase(u URLs) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// ErrInstallationGone means GitHub no longer knows the installation (the app
+// was uninstalled or suspended): its jobs cannot succeed and are not retried.
+var ErrInstallationGone = errors.New("installation removed or suspended")
+
+// Gone wraps err with ErrInstallationGone when GitHub refused to issue an
+// installation token with 404 (unknown) or 403 (suspended).
+func Gone(err error) error {
+	var he *ghinstallation.HTTPError
+	if errors.As(err, &he) && he.Response != nil && (he.Response.StatusCode == http.StatusNotFound || he.Response.StatusCode == http.StatusForbidden) {
+		return fmt.Errorf("%w: %w", ErrInstallationGone, err)
+	}
+	return err
 }

@@ -71,6 +71,7 @@ func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Dec
 		base = policy.BaseOf(in.Base.Results...)
 	}
 	verdicts := policy.Evaluate(policy.Input{Policy: pol, Results: results, Base: base, Errors: errs, Now: now()})
+	failOnLimits(verdicts, results, pol)
 	if slices.Contains(in.ChangedFiles, Path) {
 		for i := range verdicts {
 			verdicts[i].Notes = append(verdicts[i].Notes, "This pull request changes "+Path+": the change takes effect after merge. Policy is always read from the base branch, so a pull request cannot change the rules it is judged by.")
@@ -158,4 +159,33 @@ func policyFailure(names []string, err error) []checks.Verdict {
 		})
 	}
 	return out
+}
+
+// failOnLimits fails a blocking check that could not read everything
+// because a hostile or huge repository hit a sandbox limit ("limit: …" in
+// its skipped files): a limit hit is never a silent pass. With on_error:
+// neutral the policy chose otherwise, and the verdict only says so.
+func failOnLimits(verdicts []checks.Verdict, results []*checks.Result, pol *policy.Policy) {
+	for i := range verdicts {
+		v := &verdicts[i]
+		var hit []string
+		for _, r := range results {
+			if r.Check != v.Check {
+				continue
+			}
+			for _, sk := range r.Scope.Skipped {
+				if strings.HasPrefix(sk.Reason, "limit:") {
+					hit = append(hit, sk.Path+" ("+sk.Reason+")")
+				}
+			}
+		}
+		if len(hit) == 0 || v.Mode != string(policy.ModeBlock) {
+			continue
+		}
+		v.Notes = append(v.Notes, fmt.Sprintf("%d files were not scanned because a limit was hit: %s", len(hit), strings.Join(hit, ", ")))
+		if pol.OnError() == policy.OnErrorFail && v.Conclusion != checks.ConclusionFailure {
+			v.Conclusion = checks.ConclusionFailure
+			v.Title = "Not fully scanned: a limit was hit (" + v.Title + ")"
+		}
+	}
 }

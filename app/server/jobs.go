@@ -3,12 +3,14 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/app/ghclient"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/planner"
 	"github.com/gatehouse/gatehouse/app/queue"
@@ -22,14 +24,22 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode delivery job: %w", err))
 		}
-		return s.timed(jobs.KindDelivery, func() error { return s.planner.Plan(ctx, a.DeliveryID) })
+		err := s.timed(jobs.KindDelivery, func() error { return s.planner.Plan(ctx, a.DeliveryID) })
+		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
+			return queue.Cancel(err) // uninstalled: stop, do not retry
+		}
+		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: min(2*time.Minute, s.cfg.ScanTimeout)})
 	q.Register(jobs.KindScan, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Scan
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode scan job: %w", err))
 		}
-		return s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a) })
+		err := s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a) })
+		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
+			return queue.Cancel(err) // uninstalled: stop, do not retry
+		}
+		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: s.cfg.ScanTimeout})
 }
 
