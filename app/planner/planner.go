@@ -59,7 +59,7 @@ type Config struct {
 	Checks     []string // check names, in order
 	Logger     *slog.Logger
 	// DetailsURL, when set, returns the details page of a scan.
-	DetailsURL func(deliveryID string) string
+	DetailsURL func(scan jobs.Scan) string
 	// BaselinePace spaces the baseline scans of a new installation's
 	// repositories, so a 500-repository org does not trip GitHub's
 	// secondary rate limits (default 2s: 500 repositories in ~17 minutes).
@@ -161,7 +161,7 @@ func (p *Planner) schedule(ctx context.Context, log *slog.Logger, d Delivery, sc
 	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: scan.HeadSHA, AppID: p.cfg.Clients.AppID()}
 	details := ""
 	if p.cfg.DetailsURL != nil {
-		details = p.cfg.DetailsURL(scan.DeliveryID)
+		details = p.cfg.DetailsURL(scan)
 	}
 	ids, err := runs.Ensure(ctx, p.cfg.Checks, func(check string) string { return ExternalID(scan.DeliveryID, check) }, details)
 	if err != nil {

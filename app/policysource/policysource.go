@@ -83,8 +83,9 @@ func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Dec
 	}
 	rep := pol.Report()
 	return &worker.Decision{
-		Verdicts: verdicts, PolicyHash: pol.ShortHash(), PolicySources: sources,
+		Verdicts: verdicts, PolicyHash: pol.ShortHash(), PolicySources: sources, PolicyCanonical: pol.Canonical(),
 		ReviewComments: rep.ReviewComments, ReviewEvent: rep.ReviewEvent, SummaryComment: rep.SummaryComment,
+		SarifUpload: rep.SarifUpload,
 	}, nil
 }
 

@@ -15,7 +15,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/gatehouse/gatehouse/app/api"
+	"github.com/gatehouse/gatehouse/app/evidence"
 	"github.com/gatehouse/gatehouse/app/ghclient"
+	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/metrics"
 	"github.com/gatehouse/gatehouse/app/planner"
 	"github.com/gatehouse/gatehouse/app/queue"
@@ -69,6 +72,13 @@ type Config struct {
 	PollInterval time.Duration
 	// BaselinePace spaces the baseline scans of a new installation.
 	BaselinePace time.Duration
+	// APITokens turn the evidence API on (GATEHOUSE_API_TOKENS).
+	APITokens []string
+	// EvidenceRetention is how long evidence is kept; 0 keeps it forever
+	// (GATEHOUSE_EVIDENCE_RETENTION, evidence.ParseRetention).
+	EvidenceRetention time.Duration
+	// Version is gatehouse's version, recorded in the evidence.
+	Version string
 	// ScanTimeout bounds one job (default 10m). A job whose worker died is
 	// handed to another worker once it would have timed out, plus a margin
 	// of half the timeout (10s to 1m).
@@ -89,6 +99,8 @@ type Server struct {
 	ln      net.Listener
 
 	closeOnce sync.Once
+
+	evidence *evidence.Recorder
 
 	botMu sync.Mutex
 	bot   string
@@ -148,6 +160,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
+	if s.evidence, err = evidence.New(ctx, evidence.Config{Store: st, Logger: cfg.Logger}); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
 	if err := s.setup(ctx); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -199,6 +215,14 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.queue.Start(ctx); err != nil {
 		return fmt.Errorf("start queue: %w", err)
 	}
+	var retention sync.WaitGroup
+	retentionCtx, stopRetention := context.WithCancel(ctx)
+	defer stopRetention()
+	if s.cfg.Role != RoleWeb && s.cfg.EvidenceRetention > 0 {
+		tick := time.NewTicker(6 * time.Hour)
+		defer tick.Stop()
+		retention.Go(func() { s.evidence.RunRetention(retentionCtx, s.cfg.EvidenceRetention, tick.C) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.log.Info("gatehouse serving", slog.String("addr", s.Addr()), slog.String("role", s.cfg.Role),
@@ -215,6 +239,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.log.Warn("queue stop", slog.String("error", qerr.Error()))
 	}
 	s.stopLive(shutdown) // issue 11: the workers Configure started (setup.go)
+	stopRetention()
+	retention.Wait()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
@@ -246,6 +272,9 @@ func (s *Server) routes() http.Handler {
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.readyz)
 	r.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	if s.cfg.Role != RoleWorker {
+		api.Register(r, api.Config{Evidence: s.evidence, Tokens: s.cfg.APITokens, Details: s.cfg.PublicURL != "", Logger: s.log})
+	}
 	return r
 }
 
@@ -299,4 +328,14 @@ func (s *Server) Idle(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return st.Available+st.Running+st.Retryable+st.Scheduled == 0, nil
+}
+
+// detailsURL is a scan's details page, when GATEHOUSE_PUBLIC_URL is set:
+// its evidence record's id is derived from the scan, so the planner can
+// link the page before the scan runs.
+func (s *Server) detailsURL(scan jobs.Scan) string {
+	if s.cfg.PublicURL == "" {
+		return ""
+	}
+	return api.DetailsURL(s.cfg.PublicURL, s.evidence.ID(scan))
 }

@@ -72,11 +72,13 @@ func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 	s.planner = planner.New(planner.Config{
 		Deliveries: deliverySource{s.store}, Clients: gh, Queue: scanQueue{q, cfg.MaxAttempts},
 		Heads: s.store, Checks: cfg.Checks, Logger: cfg.Logger, BaselinePace: cfg.BaselinePace,
+		DetailsURL: s.detailsURL,
 	})
 	s.worker = worker.New(worker.Config{
 		Clients: gh, Runner: cfg.Runner, Decider: cfg.Decider, Checks: cfg.Checks,
 		WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
 		Store: s.store, BotLogin: s.botLogin,
+		DetailsURL: s.detailsURL, Evidence: s.evidence, Version: cfg.Version,
 	})
 	s.registerJobs(q)
 	return nil

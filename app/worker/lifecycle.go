@@ -36,9 +36,13 @@ func (w *Worker) prepareBaseline(ctx context.Context, gh *github.Client, s *jobs
 	}
 	s.HeadSHA, s.HeadRef = head, s.DefaultBranch
 	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: head, AppID: w.cfg.Clients.AppID()}
+	details := ""
+	if w.cfg.DetailsURL != nil {
+		details = w.cfg.DetailsURL(*s)
+	}
 	ids, err := runs.Ensure(ctx, w.cfg.Checks, func(check string) string {
 		return "gatehouse:" + s.DeliveryID + ":" + s.Repo + ":" + check
-	}, "")
+	}, details)
 	if err != nil {
 		return err
 	}
@@ -139,7 +143,7 @@ func (w *Worker) review(ctx context.Context, gh *github.Client, s jobs.Scan, dec
 	rv := &report.Reviewer{GH: gh, BotLogin: bot, Logger: w.cfg.Logger}
 	details := ""
 	if w.cfg.DetailsURL != nil {
-		details = w.cfg.DetailsURL(s.DeliveryID)
+		details = w.cfg.DetailsURL(s)
 	}
 	res, err := rv.Review(ctx, report.PullRequest{Repo: report.Repo{Owner: owner, Name: name}, Number: s.PRNumber, HeadSHA: s.HeadSHA},
 		dec.Verdicts, diff, report.ReviewOptions{Event: dec.ReviewEvent, Comments: dec.ReviewComments, Summary: dec.SummaryComment, DetailsURL: details})

@@ -35,6 +35,11 @@ type Decision struct {
 	Verdicts      []checks.Verdict
 	PolicyHash    string
 	PolicySources []string
+	// PolicyCanonical is the resolved policy's canonical JSON (nil when
+	// the policy could not be read), for the evidence.
+	PolicyCanonical []byte
+	// SarifUpload: also upload the findings to code scanning.
+	SarifUpload bool
 	// What to post on a pull request besides the check runs.
 	ReviewComments bool
 	ReviewEvent    string
@@ -78,7 +83,12 @@ type Config struct {
 	Now     func() time.Time
 	// DBUpdatedAt reports the vulnerability DB's date for the scope line.
 	DBUpdatedAt func() time.Time
-	DetailsURL  func(deliveryID string) string
+	// DetailsURL returns a scan's details page ("" for none).
+	DetailsURL func(s jobs.Scan) string
+	// Evidence records each verdict (nil: no evidence).
+	Evidence EvidenceRecorder
+	// Version is gatehouse's version, for the evidence and SARIF.
+	Version string
 	// BotLogin returns the app's bot login ("slug[bot]"), so only the
 	// app's own comments count as posted.
 	BotLogin func(ctx context.Context) string
@@ -158,6 +168,10 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
 		} else if err := w.review(ctx, gh, s, dec, diff); err != nil {
 			return err
 		}
+	}
+	// Last: a retry after a failure above records once, what was reported.
+	if err := w.record(ctx, log, gh, s, head, dec, start); err != nil {
+		return err
 	}
 	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)))
 	return nil
@@ -297,7 +311,7 @@ func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 	}
 	details := ""
 	if w.cfg.DetailsURL != nil {
-		details = w.cfg.DetailsURL(s.DeliveryID)
+		details = w.cfg.DetailsURL(s)
 	}
 	for _, v := range dec.Verdicts {
 		id, ok := s.CheckRuns[v.Check]

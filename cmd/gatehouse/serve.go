@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/gatehouse/gatehouse/app/api"
+	"github.com/gatehouse/gatehouse/app/evidence"
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/app/setup"
@@ -27,6 +29,7 @@ type serveFlags struct {
 	offline                          bool
 	workers                          int
 	sandbox                          string
+	apiTokens, evidenceRetention     string
 	scanTimeout                      time.Duration
 	logFormat, logLevel              string
 }
@@ -57,6 +60,8 @@ func newServe() *cobra.Command {
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
+	envString(fs, &f.apiTokens, "api-tokens", "GATEHOUSE_API_TOKENS", "", "comma-separated bearer tokens of the evidence API (none: the API is off)")
+	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
 	envString(fs, &f.sandbox, "sandbox", "GATEHOUSE_SANDBOX", "auto", "auto (every isolation layer the host offers), strict (refuse to scan without all) or off (debugging only)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
@@ -89,7 +94,13 @@ func runServe(ctx context.Context, f serveFlags) error {
 	cfg := server.Config{
 		Addr: f.addr, DataDir: f.dataDir, DatabaseURL: f.dbURL, Role: f.role,
 		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log, ScanTimeout: f.scanTimeout,
+		APITokens: api.ParseTokens(f.apiTokens), Version: version,
 	}
+	retention, err := evidence.ParseRetention(f.evidenceRetention)
+	if err != nil {
+		return fmt.Errorf("GATEHOUSE_EVIDENCE_RETENTION: %w", err)
+	}
+	cfg.EvidenceRetention = retention
 	// The app: environment variables win over what /setup stored (issue 11).
 	var env setup.Credentials
 	if f.appID != "" {
