@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/app/githubtest"
 	"github.com/gatehouse/gatehouse/app/server"
@@ -40,10 +41,12 @@ func TestPullRequestWithSecretBlocks(t *testing.T) {
 	h := start(t, fake)
 
 	body := prPayload(t, "opened", installation, repo, pr)
+	t0 := time.Now()
 	if code := h.deliver("pull_request", "pr-opened-1", body); code != http.StatusAccepted {
 		t.Fatalf("delivery answered %d, want 202", code)
 	}
 	runs := byName(h.waitRuns("octo/demo", pr.HeadSHA, 3))
+	t.Logf("verdict latency (in-process, no sandbox): %s", time.Since(t0).Round(time.Millisecond))
 	h.waitIdle()
 	if len(runs) != 3 {
 		t.Fatalf("check runs = %v, want gatehouse/secrets, /dependencies, /iac", runs)
