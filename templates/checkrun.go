@@ -63,36 +63,10 @@ func CheckRun(d CheckRunData) (CheckRunOutput, error) {
 
 // fit renders the template with as many rows as fit in MaxCheckRunText.
 func fit(name string, d *CheckRunData, rows []checks.Evaluated) (string, error) {
-	d.Rows, d.Omitted = rows, 0
-	out, err := render(name, d)
-	if err != nil || len(out) <= MaxCheckRunText {
-		return out, err
-	}
-	// Binary search the largest number of rows that fits.
-	lo, hi := 0, len(rows)
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		d.Rows, d.Omitted = rows[:mid], len(rows)-mid
-		s, err := render(name, d)
-		if err != nil {
-			return "", err
-		}
-		if len(s) <= MaxCheckRunText {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	d.Rows, d.Omitted = rows[:lo], len(rows)-lo
-	out, err = render(name, d)
-	if err != nil {
-		return "", err
-	}
-	if len(out) > MaxCheckRunText { // the frame itself is too long: cut hard
-		const note = "\n\n… output truncated to GitHub's limit."
-		out = out[:MaxCheckRunText-len(note)] + note
-	}
-	return out, nil
+	return fitRows(len(rows), MaxCheckRunText, "\n\n… output truncated to GitHub's limit.", func(n int) (string, error) {
+		d.Rows, d.Omitted = rows[:n], len(rows)-n
+		return render(name, d)
+	})
 }
 
 // Age renders how old a timestamp is, in days.

@@ -86,7 +86,7 @@ func ReviewComment(d ReviewCommentData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return hardCut(out, MaxCommentBody), nil
+	return hardCut(out, MaxCommentBody, commentCutNote), nil
 }
 
 // ReviewBody renders a review's body within GitHub's comment limit: when
@@ -95,7 +95,7 @@ func ReviewComment(d ReviewCommentData) (string, error) {
 func ReviewBody(d ReviewBodyData) (string, error) {
 	rows := append([]checks.Evaluated(nil), d.Outside...)
 	checks.SortEvaluated(rows)
-	return fitRows(len(rows), MaxCommentBody, func(n int) (string, error) {
+	return fitRows(len(rows), MaxCommentBody, commentCutNote, func(n int) (string, error) {
 		d.Rows, d.Omitted = rows[:n], len(rows)-n
 		return render("review_body.md.tmpl", &d)
 	})
@@ -107,7 +107,7 @@ func FixedReply(d FixedReplyData) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return hardCut(out, MaxCommentBody), nil
+	return hardCut(out, MaxCommentBody, commentCutNote), nil
 }
 
 // SummaryComment renders the sticky summary comment: each check's
@@ -135,7 +135,7 @@ func SummaryComment(d SummaryData) (string, error) {
 		}
 		return a.StartLine < b.StartLine
 	})
-	return fitRows(len(rows), MaxCommentBody, func(n int) (string, error) {
+	return fitRows(len(rows), MaxCommentBody, commentCutNote, func(n int) (string, error) {
 		d.Rows, d.Omitted = rows[:n], len(rows)-n
 		return render("summary_comment.md.tmpl", &d)
 	})
@@ -143,7 +143,8 @@ func SummaryComment(d SummaryData) (string, error) {
 
 // fitRows renders with as many rows as keep the text within limit bytes
 // (bytes, not characters: a safe bound for GitHub's character limit).
-func fitRows(total, limit int, renderN func(n int) (string, error)) (string, error) {
+// The note ends the text when even no rows leave it too long.
+func fitRows(total, limit int, note string, renderN func(n int) (string, error)) (string, error) {
 	out, err := renderN(total)
 	if err != nil || len(out) <= limit {
 		return out, err
@@ -165,16 +166,18 @@ func fitRows(total, limit int, renderN func(n int) (string, error)) (string, err
 	if err != nil {
 		return "", err
 	}
-	return hardCut(out, limit), nil
+	return hardCut(out, limit, note), nil
 }
+
+// commentCutNote ends a comment cut to GitHub's size limit.
+const commentCutNote = "\n\n… cut to GitHub's comment size limit."
 
 // hardCut is the last resort when even the frame does not fit: it cuts at
 // a character boundary and says so. The start (with its marker) is kept.
-func hardCut(s string, limit int) string {
+func hardCut(s string, limit int, note string) string {
 	if len(s) <= limit {
 		return s
 	}
-	const note = "\n\n… cut to GitHub's comment size limit."
 	n := max(limit-len(note), 0)
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
@@ -225,7 +228,7 @@ func (t safeText) Fix(f checks.Finding) string {
 	if f.Check == checks.Secrets {
 		return "rotate the secret: it stays in the git history"
 	}
-	return t.Cell(fixText(f))
+	return t.Cell(FixText(f))
 }
 
 // Severity is a severity's name with a capital ("High").

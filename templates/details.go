@@ -29,7 +29,7 @@ var detailsTmpl = htmltemplate.Must(htmltemplate.New("details.html.tmpl").Funcs(
 		return sha
 	},
 	"bytes": humanBytes,
-	"fix":   fixText,
+	"fix":   FixText,
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "unknown"

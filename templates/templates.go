@@ -58,13 +58,15 @@ var funcs = template.FuncMap{
 		s = strings.ReplaceAll(s, "\n", " ")
 		return "`" + s + "`"
 	},
-	"fix":  fixText,
+	"fix":  FixText,
 	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
 }
 
-func fixText(f checks.Finding) string {
+// FixText is the one-line fix users read for a finding: the upgrade for a
+// vulnerable dependency, otherwise the engine's resolution text.
+func FixText(f checks.Finding) string {
 	r := f.Remediation
 	switch {
 	case r.Package != "" && r.FixedVersion != "":

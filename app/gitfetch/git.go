@@ -178,21 +178,6 @@ func (c *Checkout) Worktree(ctx context.Context, name, rev string) (string, erro
 	return dir, nil
 }
 
-// ChangedFiles lists the files that differ between from and to.
-func (c *Checkout) ChangedFiles(ctx context.Context, from, to string) ([]string, error) {
-	out, err := c.git.Run(ctx, "diff", "--no-renames", "--name-only", "-z", from, to, "--")
-	if err != nil {
-		return nil, err
-	}
-	var files []string
-	for _, f := range strings.Split(string(out), "\x00") {
-		if f != "" {
-			files = append(files, f)
-		}
-	}
-	return files, nil
-}
-
 // Diff returns the unified diff between from and to as GitHub shows it on a
 // pull request: three lines of context (review comments may target them)
 // and renames detected (GitHub rejects comments on a renamed file's

@@ -40,3 +40,13 @@ type Scan struct {
 	// CheckRuns maps check → check run id created by the planner.
 	CheckRuns map[string]int64 `json:"check_runs"`
 }
+
+// ExternalID ties a check run to the scan that asked for it, so a retried
+// job finds its own runs instead of creating new ones. A baseline names its
+// repository too: one installation delivery plans many repositories.
+func ExternalID(s Scan, check string) string {
+	if s.Kind == ScanBaseline {
+		return "gatehouse:" + s.DeliveryID + ":" + s.Repo + ":" + check
+	}
+	return "gatehouse:" + s.DeliveryID + ":" + check
+}

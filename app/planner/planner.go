@@ -163,7 +163,7 @@ func (p *Planner) schedule(ctx context.Context, log *slog.Logger, d Delivery, sc
 	if p.cfg.DetailsURL != nil {
 		details = p.cfg.DetailsURL(scan)
 	}
-	ids, err := runs.Ensure(ctx, p.cfg.Checks, func(check string) string { return ExternalID(scan.DeliveryID, check) }, details)
+	ids, err := runs.Ensure(ctx, p.cfg.Checks, func(check string) string { return jobs.ExternalID(scan, check) }, details)
 	if err != nil {
 		return err
 	}
@@ -280,12 +280,6 @@ func pullScan(installation int64, repo *github.Repository, pr *github.PullReques
 		PRNumber:       pr.GetNumber(),
 		Trigger:        trigger,
 	}
-}
-
-// ExternalID ties a check run to the delivery that asked for it, so a
-// retried job finds its own runs.
-func ExternalID(deliveryID, check string) string {
-	return "gatehouse:" + deliveryID + ":" + check
 }
 
 // rerunEvent is the part of check_run and check_suite payloads the planner

@@ -136,13 +136,24 @@ func (c *CheckRuns) Complete(ctx context.Context, id int64, v checks.Verdict, ou
 // Fail completes a check run with failure and a reason (a job that will not
 // be retried again), so no run stays in progress forever.
 func (c *CheckRuns) Fail(ctx context.Context, check string, id int64, title, summary string, now time.Time) error {
+	return c.finish(ctx, check, id, "failure", title, summary, now)
+}
+
+// Cancel completes a check run as cancelled (its scan was superseded).
+func (c *CheckRuns) Cancel(ctx context.Context, check string, id int64, title, summary string, now time.Time) error {
+	return c.finish(ctx, check, id, "cancelled", title, summary, now)
+}
+
+// finish completes a check run that has no verdict: only a conclusion, a
+// title and a summary.
+func (c *CheckRuns) finish(ctx context.Context, check string, id int64, conclusion, title, summary string, now time.Time) error {
 	_, _, err := c.GH.Checks.UpdateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, id, github.UpdateCheckRunOptions{
-		Name: CheckRunName(check), Status: github.Ptr("completed"), Conclusion: github.Ptr("failure"),
+		Name: CheckRunName(check), Status: github.Ptr("completed"), Conclusion: github.Ptr(conclusion),
 		CompletedAt: &github.Timestamp{Time: now},
 		Output:      &github.CheckRunOutput{Title: github.Ptr(title), Summary: github.Ptr(summary)},
 	})
 	if err != nil {
-		return fmt.Errorf("fail check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
+		return fmt.Errorf("complete check run %s (%s) on %s@%s: %w", check, conclusion, c.Repo, c.HeadSHA, err)
 	}
 	return nil
 }
@@ -174,7 +185,7 @@ func Annotations(v checks.Verdict) []*github.CheckRunAnnotation {
 		if f.Reason != "" {
 			msg += "\n\n" + f.Reason
 		}
-		if fix := fixLine(f.Finding); fix != "" {
+		if fix := templates.FixText(f.Finding); fix != "" {
 			msg += "\n\nFix: " + fix
 		}
 		out = append(out, &github.CheckRunAnnotation{
@@ -187,33 +198,9 @@ func Annotations(v checks.Verdict) []*github.CheckRunAnnotation {
 	return out
 }
 
-func fixLine(f checks.Finding) string {
-	r := f.Remediation
-	switch {
-	case r.Package != "" && r.FixedVersion != "":
-		return fmt.Sprintf("upgrade %s from %s to %s", r.Package, r.InstalledVersion, r.FixedVersion)
-	case r.Text != "":
-		return r.Text
-	}
-	return ""
-}
-
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
 	return s[:n-3] + "..."
-}
-
-// Cancel completes a check run as cancelled (its scan was superseded).
-func (c *CheckRuns) Cancel(ctx context.Context, check string, id int64, title, summary string, now time.Time) error {
-	_, _, err := c.GH.Checks.UpdateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, id, github.UpdateCheckRunOptions{
-		Name: CheckRunName(check), Status: github.Ptr("completed"), Conclusion: github.Ptr("cancelled"),
-		CompletedAt: &github.Timestamp{Time: now},
-		Output:      &github.CheckRunOutput{Title: github.Ptr(title), Summary: github.Ptr(summary)},
-	})
-	if err != nil {
-		return fmt.Errorf("cancel check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
-	}
-	return nil
 }

@@ -164,14 +164,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	if err := s.setup(ctx); err != nil {
+	if err := s.setup(); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-func (s *Server) setup(ctx context.Context) error {
+func (s *Server) setup() error {
 	cfg := s.cfg
 	urls, err := ghclient.ParseURLs(cfg.GitHubURL)
 	if err != nil {
@@ -202,7 +202,6 @@ func (s *Server) setup(ctx context.Context) error {
 	}
 	s.ln = ln
 	s.http = &http.Server{Handler: s.routes(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second}
-	_ = ctx
 	return nil
 }
 

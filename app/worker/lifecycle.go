@@ -40,9 +40,7 @@ func (w *Worker) prepareBaseline(ctx context.Context, gh *github.Client, s *jobs
 	if w.cfg.DetailsURL != nil {
 		details = w.cfg.DetailsURL(*s)
 	}
-	ids, err := runs.Ensure(ctx, w.cfg.Checks, func(check string) string {
-		return "gatehouse:" + s.DeliveryID + ":" + s.Repo + ":" + check
-	}, details)
+	ids, err := runs.Ensure(ctx, w.cfg.Checks, func(check string) string { return jobs.ExternalID(*s, check) }, details)
 	if err != nil {
 		return err
 	}

@@ -301,9 +301,6 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 }
 
 func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan, head *checks.Response, dec *Decision) error {
-	if head == nil {
-		head = &checks.Response{}
-	}
 	rng := templates.Range{Kind: s.Kind, Base: s.BaseSHA, Head: s.HeadSHA, PRNumber: s.PRNumber, NewRef: s.Kind == jobs.ScanPush && s.BaseSHA == ""}
 	var dbDate time.Time
 	if w.cfg.DBUpdatedAt != nil {

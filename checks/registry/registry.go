@@ -3,7 +3,6 @@
 package registry
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -60,5 +59,5 @@ func (s *Set) Runner() checks.Runner { return &checks.Local{Checks: s.Checks} }
 
 // Close releases the engines (the vulnerability DB).
 func (s *Set) Close() error {
-	return errors.Join(s.Deps.Close())
+	return s.Deps.Close()
 }

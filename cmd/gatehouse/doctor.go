@@ -22,9 +22,7 @@ import (
 // doctorOptions are what gatehouse doctor checks: the same settings as
 // gatehouse serve.
 type doctorOptions struct {
-	dataDir, dbURL, role          string
-	appID, key, keyPath, secret   string
-	githubURL, publicURL, sandbox string
+	appFlags
 	// sandboxStatus starts a sandbox child and reports its layers; tests
 	// replace it (the test binary is no gatehouse binary to start).
 	sandboxStatus func(ctx context.Context, dataDir string, mode sandbox.Mode) (sandbox.Status, error)
@@ -60,17 +58,7 @@ func newDoctor() *cobra.Command {
 			return nil
 		},
 	}
-	fs := cmd.Flags()
-	envString(fs, &o.dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory")
-	envString(fs, &o.dbURL, "database-url", "GATEHOUSE_DATABASE_URL", "", "empty for SQLite in the data dir, or postgres://…")
-	envString(fs, &o.role, "role", "GATEHOUSE_ROLE", server.RoleAll, "web, worker or all (web skips the scanning checks)")
-	envString(fs, &o.appID, "app-id", "GATEHOUSE_APP_ID", "", "GitHub App id")
-	envString(fs, &o.key, "private-key", "GATEHOUSE_PRIVATE_KEY", "", "GitHub App private key (PEM)")
-	envString(fs, &o.keyPath, "private-key-path", "GATEHOUSE_PRIVATE_KEY_PATH", "", "file with the GitHub App private key")
-	envString(fs, &o.secret, "webhook-secret", "GATEHOUSE_WEBHOOK_SECRET", "", "webhook secret")
-	envString(fs, &o.githubURL, "github-url", "GATEHOUSE_GITHUB_URL", "https://github.com", "GitHub or GitHub Enterprise Server URL")
-	envString(fs, &o.publicURL, "public-url", "GATEHOUSE_PUBLIC_URL", "", "URL GitHub and users reach gatehouse at")
-	envString(fs, &o.sandbox, "sandbox", "GATEHOUSE_SANDBOX", string(sandbox.ModeAuto), "sandbox mode: auto, strict or off")
+	o.register(cmd.Flags())
 	return cmd
 }
 

@@ -68,8 +68,8 @@ func (e *doctorEnv) storedIn(t *testing.T, dir string) {
 
 func (e *doctorEnv) options() doctorOptions {
 	return doctorOptions{
-		dataDir: e.data, role: "all", githubURL: e.fake.URL(), publicURL: e.public, sandbox: "auto",
-		now: func() time.Time { return e.dbTime.Add(5 * time.Hour) },
+		appFlags: appFlags{dataDir: e.data, role: "all", githubURL: e.fake.URL(), publicURL: e.public, sandbox: "auto"},
+		now:      func() time.Time { return e.dbTime.Add(5 * time.Hour) },
 		sandboxStatus: func(context.Context, string, sandbox.Mode) (sandbox.Status, error) {
 			return sandbox.Status{Mode: sandbox.ModeAuto, Layers: []sandbox.Layer{{Name: sandbox.LayerSeccomp, Active: true}}}, nil
 		},

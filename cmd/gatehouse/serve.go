@@ -21,14 +21,11 @@ import (
 )
 
 type serveFlags struct {
-	addr, dataDir, dbURL, role       string
-	appID, key, keyPath, secret      string
-	previousSecret                   string
-	githubURL, publicURL, policyFile string
+	appFlags
+	addr, previousSecret, policyFile string
 	dbRepository                     string
 	offline                          bool
 	workers                          int
-	sandbox                          string
 	apiTokens, evidenceRetention     string
 	scanTimeout                      time.Duration
 	logFormat, logLevel              string
@@ -45,24 +42,15 @@ func newServe() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
+	f.register(fs)
 	envString(fs, &f.addr, "addr", "GATEHOUSE_ADDR", ":8080", "listen address")
-	envString(fs, &f.dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory (SQLite store, vulnerability DB, scratch)")
-	envString(fs, &f.dbURL, "database-url", "GATEHOUSE_DATABASE_URL", "", "empty for SQLite in the data dir, or postgres://…")
-	envString(fs, &f.role, "role", "GATEHOUSE_ROLE", server.RoleAll, "web, worker or all")
-	envString(fs, &f.appID, "app-id", "GATEHOUSE_APP_ID", "", "GitHub App id")
-	envString(fs, &f.key, "private-key", "GATEHOUSE_PRIVATE_KEY", "", "GitHub App private key (PEM)")
-	envString(fs, &f.keyPath, "private-key-path", "GATEHOUSE_PRIVATE_KEY_PATH", "", "file with the GitHub App private key")
-	envString(fs, &f.secret, "webhook-secret", "GATEHOUSE_WEBHOOK_SECRET", "", "webhook secret")
 	envString(fs, &f.previousSecret, "webhook-secret-previous", "GATEHOUSE_WEBHOOK_SECRET_PREVIOUS", "", "previous webhook secret, still accepted during a rotation")
-	envString(fs, &f.githubURL, "github-url", "GATEHOUSE_GITHUB_URL", "https://github.com", "GitHub or GitHub Enterprise Server URL")
-	envString(fs, &f.publicURL, "public-url", "GATEHOUSE_PUBLIC_URL", "", "URL GitHub and users reach gatehouse at")
 	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide default policy file")
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
 	envString(fs, &f.apiTokens, "api-tokens", "GATEHOUSE_API_TOKENS", "", "comma-separated bearer tokens of the evidence API (none: the API is off)")
 	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
-	envString(fs, &f.sandbox, "sandbox", "GATEHOUSE_SANDBOX", "auto", "auto (every isolation layer the host offers), strict (refuse to scan without all) or off (debugging only)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
