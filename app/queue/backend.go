@@ -33,11 +33,17 @@ type backend interface {
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
 	stopAndCancel(ctx context.Context) error
+	// completeTx marks a running job completed in tx (river.JobCompleteTx);
+	// ctx must be the job's work context.
+	completeTx(ctx context.Context, tx *store.Tx, job *river.Job[rawArgs]) error
 }
 
 type riverBackend[TTx any] struct {
 	client *river.Client[TTx]
 	txOf   func(*store.Tx) TTx
+	// complete is river.JobCompleteTx instantiated for the driver, which
+	// the generic struct cannot name.
+	complete func(ctx context.Context, tx TTx, job *river.Job[rawArgs]) (*river.Job[rawArgs], error)
 }
 
 func newBackend(s *store.Store, cfg *river.Config) (backend, error) {
@@ -47,19 +53,28 @@ func newBackend(s *store.Store, cfg *river.Config) (backend, error) {
 		if err != nil {
 			return nil, fmt.Errorf("river client: %w", err)
 		}
-		return &riverBackend[*sql.Tx]{client: c, txOf: (*store.Tx).SQLTx}, nil
+		return &riverBackend[*sql.Tx]{client: c, txOf: (*store.Tx).SQLTx,
+			complete: river.JobCompleteTx[*riversqlite.Driver, *sql.Tx, rawArgs]}, nil
 	case store.DriverPostgres:
 		c, err := river.NewClient(riverpgxv5.New(s.PgxPool()), cfg)
 		if err != nil {
 			return nil, fmt.Errorf("river client: %w", err)
 		}
-		return &riverBackend[pgx.Tx]{client: c, txOf: (*store.Tx).PgxTx}, nil
+		return &riverBackend[pgx.Tx]{client: c, txOf: (*store.Tx).PgxTx,
+			complete: river.JobCompleteTx[*riverpgxv5.Driver, pgx.Tx, rawArgs]}, nil
 	}
 	return nil, fmt.Errorf("no queue driver for database %q", s.Driver())
 }
 
 func (b *riverBackend[TTx]) insertTx(ctx context.Context, tx *store.Tx, args rawArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
 	return b.client.InsertTx(ctx, b.txOf(tx), args, opts)
+}
+
+func (b *riverBackend[TTx]) completeTx(ctx context.Context, tx *store.Tx, job *river.Job[rawArgs]) error {
+	if _, err := b.complete(ctx, b.txOf(tx), job); err != nil {
+		return fmt.Errorf("complete job %d: %w", job.ID, err)
+	}
+	return nil
 }
 
 func (b *riverBackend[TTx]) list(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error) {

@@ -56,6 +56,32 @@ type Job struct {
 	Attempt     int             // 1 on the first run
 	MaxAttempts int
 	CreatedAt   time.Time
+
+	// complete marks this run of the job completed inside a transaction
+	// (set by the worker that runs the job).
+	complete  func(ctx context.Context, tx *store.Tx) error
+	completed bool
+}
+
+// CompleteTx runs fn and marks the job completed in one transaction: either
+// both commit or neither does. A handler calls it for its last writes (the
+// evidence of a verdict), then returns nil. If fn or the completion fails,
+// nothing fn wrote is kept and the error is returned (return it to retry).
+// Outside a worker (a Job built by hand) fn runs in a plain transaction.
+func (j *Job) CompleteTx(ctx context.Context, s *store.Store, fn func(tx *store.Tx) error) error {
+	err := s.InTx(ctx, func(tx *store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if j.complete == nil {
+			return nil
+		}
+		return j.complete(ctx, tx)
+	})
+	if err == nil && j.complete != nil {
+		j.completed = true
+	}
+	return err
 }
 
 // KindOptions configure one job kind; zero values take Config's defaults.

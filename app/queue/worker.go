@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+
+	"github.com/gatehouse/gatehouse/app/store"
 )
 
 // Cancel wraps err to fail the job for good: no retry, OnDiscard is called.
@@ -61,8 +63,16 @@ func (w *kindWorker) Work(ctx context.Context, rj *river.Job[rawArgs]) error {
 		MaxAttempts: rj.MaxAttempts,
 		CreatedAt:   rj.CreatedAt,
 	}
+	w.q.mu.RLock()
+	be := w.q.worker
+	w.q.mu.RUnlock()
+	if be != nil {
+		job.complete = func(ctx context.Context, tx *store.Tx) error { return be.completeTx(ctx, tx, rj) }
+	}
 	err := runHandler(ctx, w.handler, job)
-	if err == nil {
+	if err == nil || job.completed {
+		// Completed in the handler's transaction: that commit stands
+		// whatever the handler returned after it.
 		return nil
 	}
 	log := w.q.log.With(slog.Int64("job_id", job.ID), slog.String("kind", job.Kind),

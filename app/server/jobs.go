@@ -35,7 +35,9 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode scan job: %w", err))
 		}
-		err := s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a) })
+		// The verdict's evidence commits with the job's completion.
+		complete := func(ctx context.Context, fn func(tx *store.Tx) error) error { return j.CompleteTx(ctx, s.store, fn) }
+		err := s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a, complete) })
 		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
 			return queue.Cancel(err) // uninstalled: stop, do not retry
 		}

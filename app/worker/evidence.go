@@ -12,6 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/app/evidence"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/report"
+	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/format"
 )
@@ -20,12 +21,18 @@ import (
 // (app/evidence.Recorder).
 type EvidenceRecorder interface {
 	Record(ctx context.Context, in evidence.Input) (string, error)
+	RecordTx(ctx context.Context, tx *store.Tx, in evidence.Input) (string, error)
 }
+
+// Completer runs fn and marks the job done in one transaction
+// (queue.Job.CompleteTx): the evidence of a verdict commits with the job's
+// completion, or neither does.
+type Completer func(ctx context.Context, fn func(tx *store.Tx) error) error
 
 // record uploads the verdicts to code scanning when the policy asks, and
 // writes the verdict's evidence. A failed upload is logged, not retried:
 // it needs a permission installations may not grant.
-func (w *Worker) record(ctx context.Context, log *slog.Logger, gh *github.Client, s jobs.Scan, head *checks.Response, dec *Decision, started time.Time) error {
+func (w *Worker) record(ctx context.Context, log *slog.Logger, gh *github.Client, s jobs.Scan, head *checks.Response, dec *Decision, started time.Time, complete Completer) error {
 	var results []*checks.Result
 	if head != nil {
 		results = head.Results
@@ -55,7 +62,16 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, gh *github.Client
 	if w.cfg.DBUpdatedAt != nil {
 		in.DBUpdatedAt = w.cfg.DBUpdatedAt()
 	}
-	if _, err := w.cfg.Evidence.Record(ctx, in); err != nil {
+	var err error
+	if complete != nil {
+		err = complete(ctx, func(tx *store.Tx) error {
+			_, err := w.cfg.Evidence.RecordTx(ctx, tx, in)
+			return err
+		})
+	} else {
+		_, err = w.cfg.Evidence.Record(ctx, in)
+	}
+	if err != nil {
 		return fmt.Errorf("evidence of %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
 	return nil

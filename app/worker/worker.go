@@ -115,7 +115,9 @@ func New(cfg Config) *Worker {
 
 // Scan runs one scan job end to end. An error means the job should be
 // retried; a scanner failure is not an error but a verdict that says so.
-func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
+// complete writes the verdict's evidence together with the job's
+// completion; nil writes it in a transaction of its own (tests, tools).
+func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) error {
 	log := w.cfg.Logger.With(slog.String("delivery", s.DeliveryID), slog.String("repo", s.Repo), slog.String("sha", s.HeadSHA))
 	gh, err := w.cfg.Clients.Installation(s.InstallationID)
 	if err != nil {
@@ -170,7 +172,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan) error {
 		}
 	}
 	// Last: a retry after a failure above records once, what was reported.
-	if err := w.record(ctx, log, gh, s, head, dec, start); err != nil {
+	if err := w.record(ctx, log, gh, s, head, dec, start, complete); err != nil {
 		return err
 	}
 	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)))

@@ -55,7 +55,7 @@ func TestSupersededScanIsCancelled(t *testing.T) {
 	err = w.Scan(context.Background(), jobs.Scan{
 		DeliveryID: "d", InstallationID: 7, Repo: "octo/demo", Kind: jobs.ScanPullRequest,
 		HeadSHA: old, PRNumber: 1, CheckRuns: ids,
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
