@@ -94,6 +94,11 @@ type Scope struct {
 type Skip struct {
 	Path   string `json:"path"`
 	Reason string `json:"reason"`
+	// Limit is set when a limit kept the file from the check (too large,
+	// nested too deep, expanding to too many YAML nodes), as opposed to a
+	// file that is not scanned by design (a symlink, a special file). The
+	// policy decides what a limit hit concludes (on_limit).
+	Limit bool `json:"limit,omitempty"`
 }
 
 // Finding is one problem a check found, normalized across engines.

@@ -41,6 +41,9 @@ type Verdict struct {
 	// Error is set when the check could not run; the conclusion then follows
 	// the policy's on_error setting.
 	Error string `json:"error,omitempty"`
+	// LimitHits are the files a limit kept from the check (outside the
+	// policy's ignored paths); the conclusion then follows on_limit.
+	LimitHits []Skip `json:"limit_hits,omitempty"`
 }
 
 // Evaluated is a finding with the policy's judgement of it.

@@ -74,6 +74,25 @@ func TestCheckRunScopeGolden(t *testing.T) {
 	}
 }
 
+// A limit hit is said plainly, with the way out.
+func TestCheckRunLimitGolden(t *testing.T) {
+	hits := []checks.Skip{
+		{Path: "assets/model.bin", Reason: "31457280 bytes, over the 10 MB limit", Limit: true},
+		{Path: "k8s/laughs.yaml", Reason: "limit: YAML expands to more than 2000000 nodes; not parsed", Limit: true},
+	}
+	out, err := CheckRun(CheckRunData{
+		Verdict: checks.Verdict{Check: checks.Secrets, Mode: "block", Conclusion: checks.ConclusionFailure,
+			Title: "2 files not scanned: a limit was hit", LimitHits: hits},
+		Result: &checks.Result{Check: checks.Secrets, Engine: checks.Engine{Name: "gitleaks", Version: "v8.30.1"},
+			Scope: checks.Scope{Files: 12, Bytes: 40960, Skipped: hits}},
+		Range: Range{Kind: "pull_request", Base: crBase, Head: crHead, PRNumber: 7}, PolicyHash: "04ad722df867", Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checkrun_limit.md", out.Summary)
+}
+
 // A scan error is said plainly, never a bare green.
 func TestCheckRunErrorGolden(t *testing.T) {
 	out, err := CheckRun(CheckRunData{

@@ -58,10 +58,41 @@ var funcs = template.FuncMap{
 		s = strings.ReplaceAll(s, "\n", " ")
 		return "`" + s + "`"
 	},
-	"fix":  FixText,
-	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"join": strings.Join,
-	"add":  func(a, b int) int { return a + b },
+	"fix":       FixText,
+	"date":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"join":      strings.Join,
+	"add":       func(a, b int) int { return a + b },
+	"limitNote": LimitNote,
+}
+
+// LimitNote tells a user which files a limit kept from a check and how to
+// deal with it ("" when none was).
+func LimitNote(v checks.Verdict) string {
+	n := len(v.LimitHits)
+	if n == 0 {
+		return ""
+	}
+	var files []string
+	for i, s := range v.LimitHits {
+		if i == 5 {
+			files = append(files, fmt.Sprintf("and %d more", n-5))
+			break
+		}
+		files = append(files, fmt.Sprintf("`%s` (%s)", strings.ReplaceAll(s.Path, "`", "'"), strings.ReplaceAll(s.Reason, "\n", " ")))
+	}
+	it, was := "it", "it was"
+	if n > 1 {
+		it, was = "them", "they were"
+	}
+	return fmt.Sprintf("A limit kept %d %s from this check, so %s not scanned: %s. Shrink or split %s, list %s in `paths.ignore`, or set `on_limit: neutral` in the policy to let such changes through.",
+		n, plural(n, "file", "files"), was, strings.Join(files, ", "), it, it)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // FixText is the one-line fix users read for a finding: the upgrade for a

@@ -168,7 +168,7 @@ func (s *Scanner) analyze(ctx context.Context, t checks.Target) (*analysis, erro
 		if info.Size() > s.opts.MaxFileSize {
 			if s.wouldRead(ctx, dir, p, info, opts) {
 				an.skipped = append(an.skipped, checks.Skip{Path: p,
-					Reason: fmt.Sprintf("%d bytes, larger than the %d-byte limit", info.Size(), s.opts.MaxFileSize)})
+					Reason: fmt.Sprintf("%d bytes, larger than the %d-byte limit", info.Size(), s.opts.MaxFileSize), Limit: true})
 			}
 			return nil
 		}

@@ -156,6 +156,7 @@ func (set *fileSet) walk(ctx context.Context, root *os.Root, start string, maxSi
 			set.skipped = append(set.skipped, checks.Skip{
 				Path:   p,
 				Reason: fmt.Sprintf("file is %d bytes, over the %d byte limit", fi.Size(), maxSize),
+				Limit:  true,
 			})
 			return nil
 		}

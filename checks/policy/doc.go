@@ -16,6 +16,7 @@
 //	  custom:       { mode: block, min_severity: high, paths: { ignore: [] } }
 //	new_findings_only: true        # only findings the change introduces block
 //	on_error: fail                 # fail | neutral: a scan that cannot complete
+//	on_limit: fail                 # fail | neutral: files a limit kept from a check
 //	report:
 //	  review_comments: true
 //	  review_event: REQUEST_CHANGES  # or COMMENT
@@ -51,6 +52,7 @@
 //	checks.custom.paths.ignore       []                shrink
 //	new_findings_only                true              go true → false
 //	on_error                         fail              go neutral → fail
+//	on_limit                         fail              go neutral → fail
 //	report.review_comments           true              not change (locked)
 //	report.review_event              REQUEST_CHANGES   not change (locked)
 //	report.summary_comment           true              not change (locked)

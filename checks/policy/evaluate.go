@@ -172,6 +172,13 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 			v.Findings = append(v.Findings, ev)
 		}
 	}
+	if res != nil {
+		for _, s := range res.Scope.Skipped {
+			if _, ignored := matchGlob(cp.IgnorePaths, s.Path); s.Limit && !ignored {
+				v.LimitHits = append(v.LimitHits, s)
+			}
+		}
+	}
 	checks.SortEvaluated(v.Findings)
 	v.Conclusion, v.Title = conclude(p, cp, &v)
 	return v

@@ -27,6 +27,17 @@ func result(check string, fs ...checks.Finding) *checks.Result {
 	return &checks.Result{Check: check, Findings: fs}
 }
 
+// limited is a result whose scope skipped files; an IaC one also holds a
+// medium finding (below the default bar).
+func limited(check string, skips ...checks.Skip) *checks.Result {
+	r := result(check)
+	if check == checks.IaC {
+		r = result(check, iacMedium)
+	}
+	r.Scope.Skipped = skips
+	return r
+}
+
 func policyOf(t *testing.T, yaml string) *Policy {
 	t.Helper()
 	return mustResolve(t, Layer{SourceRepo, mustParse(t, repoName, "version: 1\n"+yaml)})
@@ -83,6 +94,25 @@ func TestEvaluateConclusions(t *testing.T) {
 			checks.ConclusionSkipped, "Check turned off by policy", 0},
 		{"custom check", "", result(Custom, finding(Custom, "USER-1", checks.SeverityCritical, "k8s/pod.yaml")), nil, nil,
 			checks.ConclusionFailure, "1 new critical finding blocks this change", 1},
+		{"a limit hit fails", "", limited(checks.Secrets, checks.Skip{Path: "big.bin", Reason: "too large", Limit: true}), nil, nil,
+			checks.ConclusionFailure, "1 file not scanned: a limit was hit", 0},
+		{"a limit hit with findings below the bar fails", "", limited(checks.IaC,
+			checks.Skip{Path: "a.yaml", Reason: "too deep", Limit: true}, checks.Skip{Path: "b.yaml", Reason: "too deep", Limit: true}),
+			nil, nil, checks.ConclusionFailure, "2 files not scanned: a limit was hit; 1 new medium misconfiguration not blocking", 0},
+		{"a limit hit, on_limit neutral", "on_limit: neutral\n", limited(checks.Secrets, checks.Skip{Path: "big.bin", Reason: "too large", Limit: true}), nil, nil,
+			checks.ConclusionNeutral, "1 file not scanned: a limit was hit (not blocking: on_limit neutral)", 0},
+		{"a limit hit in warn mode", "checks: {secrets: {mode: warn}}\n", limited(checks.Secrets, checks.Skip{Path: "big.bin", Reason: "too large", Limit: true}), nil, nil,
+			checks.ConclusionNeutral, "1 file not scanned: a limit was hit (not blocking: mode warn)", 0},
+		{"a limit hit in an ignored path passes", "checks: {secrets: {paths: {ignore: [\"assets/**\"]}}}\n",
+			limited(checks.Secrets, checks.Skip{Path: "assets/big.bin", Reason: "too large", Limit: true}), nil, nil,
+			checks.ConclusionSuccess, "No secrets found", 0},
+		{"a symlink skipped is not a limit hit", "", limited(checks.Secrets, checks.Skip{Path: "link", Reason: "symlink, not followed"}), nil, nil,
+			checks.ConclusionSuccess, "No secrets found", 0},
+		{"blocking findings and a limit hit", "", func() *checks.Result {
+			r := result(checks.Secrets, secret)
+			r.Scope.Skipped = []checks.Skip{{Path: "big.bin", Reason: "too large", Limit: true}}
+			return r
+		}(), nil, nil, checks.ConclusionFailure, "1 new secret blocks this change", 1},
 		{"scan error fails", "", nil, nil, errors.New("trivy: parse go.sum: unexpected EOF"),
 			checks.ConclusionFailure, "Scan could not complete", 0},
 		{"scan error neutral", "on_error: neutral\n", nil, nil, errors.New("timeout"),

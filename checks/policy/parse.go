@@ -177,7 +177,7 @@ func (d *decoder) errf(n *yaml.Node, format string, args ...any) error {
 	return &ParseError{File: d.file.Name, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
 }
 
-var topKeys = []string{"version", "checks", "new_findings_only", "on_error", "report", "exceptions", "enforce"}
+var topKeys = []string{"version", "checks", "new_findings_only", "on_error", "on_limit", "report", "exceptions", "enforce"}
 
 // top decodes the document.
 func (d *decoder) top(doc *yaml.Node) error {
@@ -212,7 +212,7 @@ func (d *decoder) top(doc *yaml.Node) error {
 			err = d.exceptions(p.val)
 		case "enforce":
 			err = d.enforce(p.val)
-		default: // new_findings_only, on_error
+		default: // new_findings_only, on_error, on_limit
 			err = d.setting(p.key, p.val, p.key.Value)
 		}
 		if err != nil {

@@ -88,6 +88,10 @@ func (p *Policy) NewFindingsOnly() bool { return p.values["new_findings_only"].v
 // OnError is the conclusion setting for a scan that cannot complete.
 func (p *Policy) OnError() OnError { return p.values["on_error"].val.(OnError) }
 
+// OnLimit is the conclusion of a check, in block mode and without blocking
+// findings, that a limit kept from some files.
+func (p *Policy) OnLimit() OnError { return p.values["on_limit"].val.(OnError) }
+
 // Report returns the reporting switches.
 func (p *Policy) Report() Report {
 	return Report{

@@ -58,7 +58,7 @@ func TestResolveDefaults(t *testing.T) {
 		"checks.dependencies.only_fixed": "false", "checks.dependencies.paths.ignore": "[]",
 		"checks.iac.mode": "block", "checks.iac.min_severity": "high", "checks.iac.paths.ignore": "[]",
 		"checks.custom.mode": "block", "checks.custom.min_severity": "high", "checks.custom.paths.ignore": "[]",
-		"new_findings_only": "true", "on_error": "fail",
+		"new_findings_only": "true", "on_error": "fail", "on_limit": "fail",
 		"report.review_comments": "true", "report.review_event": "REQUEST_CHANGES",
 		"report.summary_comment": "true", "report.sarif_upload": "false",
 	}

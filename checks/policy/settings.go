@@ -36,7 +36,8 @@ func modeRank(m Mode) int {
 	return 0
 }
 
-// OnError is the conclusion of a check whose scan could not complete.
+// OnError is the conclusion of a check whose scan could not complete
+// (on_error), or that a limit kept from some files (on_limit).
 type OnError string
 
 // The on_error values.
@@ -97,6 +98,7 @@ func buildDefs() []def {
 	return append(ds,
 		def{"new_findings_only", kindBool, true},
 		def{"on_error", kindOnError, OnErrorFail},
+		def{"on_limit", kindOnError, OnErrorFail},
 		def{"report.review_comments", kindBool, true},
 		def{"report.review_event", kindReviewEvent, ReviewRequestChanges},
 		def{"report.summary_comment", kindBool, true},

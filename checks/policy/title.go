@@ -41,6 +41,19 @@ func conclude(p *Policy, cp CheckPolicy, v *checks.Verdict) (checks.Conclusion, 
 			return checks.ConclusionNeutral, "Scan could not complete (not blocking: on_error neutral)"
 		}
 		return checks.ConclusionFailure, "Scan could not complete"
+	case len(v.LimitHits) > 0:
+		// A file nobody scanned is not a pass: it could hold anything.
+		t := fmt.Sprintf("%d %s not scanned: a limit was hit", len(v.LimitHits), plural(len(v.LimitHits), "file", "files"))
+		if len(rest) > 0 {
+			t += fmt.Sprintf("; %s not blocking", describeFindings(v.Check, rest))
+		}
+		switch {
+		case cp.Mode == ModeWarn:
+			return checks.ConclusionNeutral, t + " (not blocking: mode warn)"
+		case p.OnLimit() == OnErrorNeutral:
+			return checks.ConclusionNeutral, t + " (not blocking: on_limit neutral)"
+		}
+		return checks.ConclusionFailure, t
 	case len(rest) > 0:
 		t := describeFindings(v.Check, rest) + breakdown(v.Check, rest) + " (not blocking"
 		if cp.Mode == ModeWarn {
@@ -113,6 +126,13 @@ func noun(check string, n int) string {
 	case checks.IaC:
 		one, many = "misconfiguration", "misconfigurations"
 	}
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func plural(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}

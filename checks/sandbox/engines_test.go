@@ -3,6 +3,10 @@
 package sandbox_test
 
 import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -104,6 +108,7 @@ func hostileRepo(t *testing.T) string {
 	root := worldDir(t)
 	dir := filepath.Join(root, "hostile")
 	must(t, os.MkdirAll(filepath.Join(dir, "k8s"), 0o755))
+	must(t, os.MkdirAll(filepath.Join(dir, "lib"), 0o755))
 	outside := filepath.Join(root, "outside")
 	must(t, os.MkdirAll(outside, 0o755))
 	copyFile(t, filepath.Join(fixtures, "secrets", "config", "aws.env"), filepath.Join(outside, "aws.env"))
@@ -127,8 +132,58 @@ func hostileRepo(t *testing.T) string {
 	must(t, os.WriteFile(filepath.Join(dir, "deep.json"), []byte(deep), 0o644))
 	copyFile(t, filepath.Join(fixtures, "secrets", "config", "aws.env"), filepath.Join(dir, "aws.env"))
 	copyFile(t, filepath.Join(fixtures, "iac", "k8s", "deployment.yaml"), filepath.Join(dir, "k8s", "deployment.yaml"))
+	writeEscapingArchives(t, dir)
 	must(t, openUp(root))
 	return dir
+}
+
+// escapeNames are the entries of writeEscapingArchives: each one climbs out
+// of wherever an extractor would put it.
+var escapeNames = []string{"../../escaped-tar.txt", "../escaped-tar-2.txt", "/tmp/escaped-tar-abs.txt"}
+
+// writeEscapingArchives adds a gzipped tarball and a jar (a zip, which
+// trivy's Java analyzer opens) whose entries use "../" and absolute paths,
+// and a tar symlink entry pointing at /etc/passwd.
+func writeEscapingArchives(t *testing.T, dir string) {
+	t.Helper()
+	var tb bytes.Buffer
+	gz := gzip.NewWriter(&tb)
+	tw := tar.NewWriter(gz)
+	for _, name := range escapeNames {
+		body := "escaped " + name + "\n"
+		must(t, tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}))
+		_, err := tw.Write([]byte(body))
+		must(t, err)
+	}
+	must(t, tw.WriteHeader(&tar.Header{Name: "passwd-link", Linkname: "/etc/passwd", Typeflag: tar.TypeSymlink}))
+	must(t, tw.Close())
+	must(t, gz.Close())
+	must(t, os.WriteFile(filepath.Join(dir, "evil.tar.gz"), tb.Bytes(), 0o644))
+
+	var zb bytes.Buffer
+	zw := zip.NewWriter(&zb)
+	for _, name := range []string{"../../escaped-jar.txt", "META-INF/maven/evil/evil/pom.properties"} {
+		w, err := zw.Create(name)
+		must(t, err)
+		_, err = w.Write([]byte("groupId=evil\nartifactId=evil\nversion=1.0.0\n"))
+		must(t, err)
+	}
+	must(t, zw.Close())
+	must(t, os.WriteFile(filepath.Join(dir, "lib", "evil.jar"), zb.Bytes(), 0o644))
+}
+
+// escapedFiles lists files the archives' entries would have created had
+// anything extracted them.
+func escapedFiles(dir string) []string {
+	var out []string
+	for _, base := range []string{dir, filepath.Dir(dir), filepath.Dir(filepath.Dir(dir)), "/tmp"} {
+		for _, name := range []string{"escaped-tar.txt", "escaped-tar-2.txt", "escaped-tar-abs.txt", "escaped-jar.txt"} {
+			if _, err := os.Lstat(filepath.Join(base, name)); err == nil {
+				out = append(out, filepath.Join(base, name))
+			}
+		}
+	}
+	return out
 }
 
 func copyFile(t *testing.T, from, to string) {
@@ -200,6 +255,21 @@ func scanHostile(t *testing.T, mode sandbox.Mode) {
 	skipped(checks.Secrets, "leak.env", "symlink")
 	skipped(checks.Secrets, "etc", "symlink")
 	skipped(checks.IaC, "k8s/linked", "symlink")
+
+	// Limit hits are marked as such (the policy fails the check on them);
+	// a symlink left alone by design is not.
+	for _, check := range registry.Names {
+		for _, s := range resp.Result(check).Scope.Skipped {
+			wantLimit := s.Path == "big.txt" || s.Path == "k8s/laughs.yaml" || s.Path == "deep.json"
+			if s.Limit != wantLimit {
+				t.Errorf("%s: skipped %s (%s) has Limit=%v, want %v", check, s.Path, s.Reason, s.Limit, wantLimit)
+			}
+		}
+	}
+	// The archives' "../" and absolute entries were extracted nowhere.
+	if got := escapedFiles(dir); len(got) > 0 {
+		t.Errorf("archive entries escaped the checkout: %v", got)
+	}
 }
 
 func ruleFiles(r *checks.Result) []string {

@@ -96,7 +96,7 @@ func prescan(ctx context.Context, dir string, paths []string, lim Limits) (*plan
 		}
 		if reason := measure(root, rel, info.Size(), lim); reason != "" {
 			excluded[rel] = true
-			p.skipped = append(p.skipped, checks.Skip{Path: rel, Reason: reason})
+			p.skipped = append(p.skipped, checks.Skip{Path: rel, Reason: reason, Limit: true})
 		}
 		return nil
 	}

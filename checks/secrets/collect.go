@@ -117,6 +117,7 @@ func redact(f report.Finding) hit {
 }
 
 // skip records a file that was not scanned; each key is listed once.
+// Keys starting "size:" are limit hits.
 func (c *collector) skip(key, file, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -124,7 +125,7 @@ func (c *collector) skip(key, file, reason string) {
 		return
 	}
 	c.skipSeen[key] = struct{}{}
-	c.skipped = append(c.skipped, checks.Skip{Path: file, Reason: reason})
+	c.skipped = append(c.skipped, checks.Skip{Path: file, Reason: reason, Limit: strings.HasPrefix(key, "size:")})
 }
 
 func (c *collector) countAllowlisted() {
