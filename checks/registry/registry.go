@@ -20,7 +20,10 @@ var Names = []string{checks.Secrets, checks.Dependencies, checks.IaC}
 type Options struct {
 	// DataDir holds the vulnerability DB (DataDir/vulndb).
 	DataDir string
-	Logger  *slog.Logger
+	// MaxFileSize is the largest file each scanner reads, in bytes (larger
+	// ones are skipped and listed); 0 keeps each engine's default.
+	MaxFileSize int64
+	Logger      *slog.Logger
 }
 
 // DBDir is where the vulnerability DB lives under a data directory.
@@ -38,15 +41,15 @@ func New(opts Options) (*Set, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	sec, err := secrets.New(secrets.Options{Logger: opts.Logger})
+	sec, err := secrets.New(secrets.Options{Logger: opts.Logger, MaxFileSize: opts.MaxFileSize})
 	if err != nil {
 		return nil, fmt.Errorf("load secrets check: %w", err)
 	}
-	dep, err := deps.New(deps.Options{DBDir: DBDir(opts.DataDir)})
+	dep, err := deps.New(deps.Options{DBDir: DBDir(opts.DataDir), MaxFileSize: opts.MaxFileSize})
 	if err != nil {
 		return nil, fmt.Errorf("load dependencies check: %w", err)
 	}
-	ic, err := iac.New(iac.Options{Logger: opts.Logger})
+	ic, err := iac.New(iac.Options{Logger: opts.Logger, MaxFileSize: opts.MaxFileSize})
 	if err != nil {
 		_ = dep.Close()
 		return nil, fmt.Errorf("load iac check: %w", err)

@@ -17,7 +17,16 @@ import (
 
 // Loader loads the engines in a child, once, before it waits for its job.
 // The returned close func (which may be nil) releases them.
-type Loader func(ctx context.Context, dataDir string, log *slog.Logger) ([]checks.Check, func() error, error)
+type Loader func(ctx context.Context, opts LoadOptions, log *slog.Logger) ([]checks.Check, func() error, error)
+
+// LoadOptions is what the parent tells a child's Loader.
+type LoadOptions struct {
+	// DataDir holds the vulnerability DB.
+	DataDir string
+	// MaxFileSize is the largest file each scanner reads (Limits.MaxFileSize;
+	// 0 keeps each engine's default).
+	MaxFileSize int64
+}
 
 // ServeChild is the body of the hidden child subcommand (ChildCommand). It
 // reads its configuration from the parent on stdin, hardens the process
@@ -66,7 +75,7 @@ func ServeChild(ctx context.Context, load Loader) error {
 		return writeLine(out, ready)
 	}
 	start := time.Now()
-	all, closeEngines, err := load(ctx, cfg.DataDir, log)
+	all, closeEngines, err := load(ctx, LoadOptions{DataDir: cfg.DataDir, MaxFileSize: cfg.Limits.MaxFileSize}, log)
 	if err != nil {
 		ready.Err = "load engines: " + err.Error()
 		return writeLine(out, ready)

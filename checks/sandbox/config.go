@@ -67,6 +67,10 @@ type Limits struct {
 	// MaxOutput caps the child's response in bytes; a child that writes
 	// more is killed.
 	MaxOutput int64
+	// MaxFileSize is the largest file each scanner reads, in bytes; larger
+	// files are listed in Scope.Skipped as limit hits. 0 keeps each
+	// engine's own default (secrets 10 MB, iac 10 MiB, dependencies 64 MiB).
+	MaxFileSize int64
 	// MaxFiles is the most files (outside .git) a checkout may hold; a
 	// bigger checkout is not scanned and every check reports why.
 	MaxFiles int
@@ -114,6 +118,7 @@ func (l Limits) withDefaults() Limits {
 		FileSize:      cmp.Or(l.FileSize, d.FileSize),
 		Processes:     cmp.Or(l.Processes, d.Processes),
 		MaxOutput:     cmp.Or(l.MaxOutput, d.MaxOutput),
+		MaxFileSize:   l.MaxFileSize,
 		MaxFiles:      cmp.Or(l.MaxFiles, d.MaxFiles),
 		MaxTotalBytes: cmp.Or(l.MaxTotalBytes, d.MaxTotalBytes),
 		MaxNesting:    cmp.Or(l.MaxNesting, d.MaxNesting),

@@ -360,3 +360,49 @@ func TestUnreadableCheckoutIsRefused(t *testing.T) {
 		t.Errorf("got %v, want a clear refusal", err)
 	}
 }
+
+// TestMaxFileSizeReachesEveryScanner sets Limits.MaxFileSize below the
+// size of a file each scanner would read: each lists it as a limit hit and
+// reports nothing from it, while a file under the limit is still scanned.
+func TestMaxFileSizeReachesEveryScanner(t *testing.T) {
+	r := newRunner(t, sandbox.Config{Pool: -1, Limits: sandbox.Limits{MaxFileSize: 2000}}, false)
+	dir := filepath.Join(worldDir(t), "repo")
+	must(t, os.MkdirAll(filepath.Join(dir, "k8s"), 0o755))
+	key, err := os.ReadFile(filepath.Join(fixtures, "secrets", "config", "aws.env"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "small.env"), key, 0o644))
+	padded := append(bytes.Repeat([]byte("# padding line, nothing secret here\n"), 100), key...)
+	must(t, os.WriteFile(filepath.Join(dir, "big.env"), padded, 0o644))
+	deploy, err := os.ReadFile(filepath.Join(fixtures, "iac", "k8s", "deployment.yaml"))
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "k8s", "deployment.yaml"), append(bytes.Repeat([]byte("# padding\n"), 300), deploy...), 0o644))
+	lock, err := os.ReadFile(filepath.Join(fixtures, "deps", "package-lock.json"))
+	must(t, err)
+	lock = append(lock, bytes.Repeat([]byte(" "), 2000)...) // JSON allows trailing whitespace
+	must(t, os.WriteFile(filepath.Join(dir, "package-lock.json"), lock, 0o644))
+	must(t, openUp(dir))
+
+	resp, err := r.Run(context.Background(), checks.Request{Target: checks.Target{Dir: dir}, Checks: registry.Names})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for check, path := range map[string]string{checks.Secrets: "big.env", checks.IaC: "k8s/deployment.yaml", checks.Dependencies: "package-lock.json"} {
+		res := resp.Result(check)
+		if res == nil {
+			t.Fatalf("%s: no result (errors %v)", check, resp.Errors)
+		}
+		hit := false
+		for _, s := range res.Scope.Skipped {
+			hit = hit || (s.Path == path && s.Limit)
+		}
+		if !hit {
+			t.Errorf("%s: %s not listed as a limit hit; skipped %v", check, path, res.Scope.Skipped)
+		}
+		if files := ruleFiles(res); slices.Contains(files, path) {
+			t.Errorf("%s: a finding in %s, which is over the limit", check, path)
+		}
+	}
+	if files := ruleFiles(resp.Result(checks.Secrets)); !slices.Contains(files, "small.env") {
+		t.Errorf("secrets: the file under the limit was not scanned (findings in %v)", files)
+	}
+}

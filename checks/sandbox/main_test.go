@@ -39,11 +39,11 @@ func TestMain(m *testing.M) {
 }
 
 func testLoader(probesOnly bool) sandbox.Loader {
-	return func(ctx context.Context, dataDir string, log *slog.Logger) ([]checks.Check, func() error, error) {
+	return func(ctx context.Context, opts sandbox.LoadOptions, log *slog.Logger) ([]checks.Check, func() error, error) {
 		if probesOnly {
 			return probeChecks(), nil, nil
 		}
-		set, err := registry.New(registry.Options{DataDir: dataDir, Logger: log})
+		set, err := registry.New(registry.Options{DataDir: opts.DataDir, MaxFileSize: opts.MaxFileSize, Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -156,7 +156,15 @@ func (s *Scanner) pathAllowlisted(rel string) bool {
 }
 
 func (s *Scanner) tooLarge(size int64) string {
-	return fmt.Sprintf("larger than %d MB (%d bytes)", s.maxMB, size)
+	return fmt.Sprintf("larger than %s (%d bytes)", s.limitText(), size)
+}
+
+// limitText is the size limit as users set it: "10 MB" or "2000 bytes".
+func (s *Scanner) limitText() string {
+	if s.maxBytes%1_000_000 == 0 {
+		return fmt.Sprintf("%d MB", s.maxBytes/1_000_000)
+	}
+	return fmt.Sprintf("%d bytes", s.maxBytes)
 }
 
 // symlinkOnPath returns the first component of rel that is a symlink, or ""

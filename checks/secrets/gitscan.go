@@ -96,7 +96,7 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 		c.sawCommit(frag.CommitSHA)
 		if int64(len(frag.Raw)) > s.maxBytes {
 			c.skip("size:"+frag.CommitSHA+":"+frag.FilePath, frag.FilePath, fmt.Sprintf(
-				"lines added in commit %.12s larger than %d MB (%d bytes)", frag.CommitSHA, s.maxMB, len(frag.Raw)))
+				"lines added in commit %.12s larger than %s (%d bytes)", frag.CommitSHA, s.limitText(), len(frag.Raw)))
 			return nil
 		}
 		c.detect(gitCtx, frag.FilePath, frag)

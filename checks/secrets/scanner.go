@@ -39,6 +39,10 @@ type Options struct {
 	// text (git mode) larger than this many megabytes (10^6 bytes).
 	// 0 means DefaultMaxTargetMegaBytes.
 	MaxTargetMegaBytes int
+	// MaxFileSize, when set, is the same limit in bytes and takes
+	// precedence over MaxTargetMegaBytes (gitleaks' own guard is then set
+	// to the megabyte above it, so ours decides).
+	MaxFileSize int64
 	// MaxDecodeDepth is how many rounds of decoding (base64, hex, percent)
 	// gitleaks applies to find encoded secrets. 0 means the CLI's default
 	// (5); a negative value turns decoding off.
@@ -57,7 +61,6 @@ type Scanner struct {
 	det      *detect.Detector
 	engine   checks.Engine
 	maxBytes int64
-	maxMB    int
 	conc     int
 	log      *slog.Logger
 }
@@ -73,6 +76,11 @@ func New(opts Options) (*Scanner, error) {
 	}
 	if opts.MaxTargetMegaBytes <= 0 {
 		opts.MaxTargetMegaBytes = DefaultMaxTargetMegaBytes
+	}
+	maxBytes := int64(opts.MaxTargetMegaBytes) * 1_000_000
+	if opts.MaxFileSize > 0 {
+		maxBytes = opts.MaxFileSize
+		opts.MaxTargetMegaBytes = int((opts.MaxFileSize + 999_999) / 1_000_000)
 	}
 	switch {
 	case opts.MaxDecodeDepth == 0:
@@ -106,8 +114,7 @@ func New(opts Options) (*Scanner, error) {
 			Version:     engineVersion(),
 			DataVersion: rules.dataVersion,
 		},
-		maxBytes: int64(opts.MaxTargetMegaBytes) * 1_000_000,
-		maxMB:    opts.MaxTargetMegaBytes,
+		maxBytes: maxBytes,
 		conc:     opts.Concurrency,
 		log:      opts.Logger,
 	}, nil

@@ -31,8 +31,8 @@ func newSandboxChild() *cobra.Command {
 
 // loadEngines is the child's engine loader: the same registry the
 // in-process runner uses.
-func loadEngines(_ context.Context, dataDir string, log *slog.Logger) ([]checks.Check, func() error, error) {
-	set, err := registry.New(registry.Options{DataDir: dataDir, Logger: log})
+func loadEngines(_ context.Context, opts sandbox.LoadOptions, log *slog.Logger) ([]checks.Check, func() error, error) {
+	set, err := registry.New(registry.Options{DataDir: opts.DataDir, MaxFileSize: opts.MaxFileSize, Logger: log})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/app/api"
@@ -27,7 +28,8 @@ type serveFlags struct {
 	offline                          bool
 	workers                          int
 	apiTokens, evidenceRetention     string
-	scanTimeout                      time.Duration
+	scanTimeout, checkTimeout        time.Duration
+	maxFileSize                      string
 	logFormat, logLevel              string
 }
 
@@ -51,6 +53,8 @@ func newServe() *cobra.Command {
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
 	envString(fs, &f.apiTokens, "api-tokens", "GATEHOUSE_API_TOKENS", "", "comma-separated bearer tokens of the evidence API (none: the API is off)")
 	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
+	envString(fs, &f.maxFileSize, "max-file-size", "GATEHOUSE_MAX_FILE_SIZE", "", "largest file each scanner reads (e.g. 10MB); larger files are listed as limit hits. Empty: the engines' defaults (secrets 10 MB, iac 10 MiB, dependencies 64 MiB)")
+	envDuration(fs, &f.checkTimeout, "check-timeout", "GATEHOUSE_CHECK_TIMEOUT", 5*time.Minute, "longest one check may run inside a scan; past it the check fails with a limit error")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -133,7 +137,11 @@ func runServe(ctx context.Context, f serveFlags) error {
 		}
 		// Repository content is parsed only in sandboxed, single-use
 		// children (warm: engines loaded before a job arrives).
-		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Logger: log})
+		lim, err := f.limits()
+		if err != nil {
+			return err
+		}
+		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Limits: lim, Logger: log})
 		if err != nil {
 			return err
 		}
@@ -186,4 +194,18 @@ func refreshDB(ctx context.Context, log *slog.Logger, dir, repo string, sb *sand
 		case <-tick.C:
 		}
 	}
+}
+
+// limits are the sandbox limits serve's flags set; the rest keep
+// sandbox.DefaultLimits. A scan may not outlive its job.
+func (f *serveFlags) limits() (sandbox.Limits, error) {
+	lim := sandbox.Limits{Timeout: f.scanTimeout, CheckTimeout: min(f.checkTimeout, f.scanTimeout)}
+	if f.maxFileSize != "" {
+		n, err := humanize.ParseBytes(f.maxFileSize)
+		if err != nil || n == 0 || n > 1<<40 {
+			return lim, fmt.Errorf("GATEHOUSE_MAX_FILE_SIZE %q: want a size such as 10MB or 512KiB", f.maxFileSize)
+		}
+		lim.MaxFileSize = int64(n)
+	}
+	return lim, nil
 }
