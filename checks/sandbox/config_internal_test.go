@@ -52,7 +52,7 @@ func TestChildEnv(t *testing.T) {
 	}
 	want := map[string]string{
 		"HOME": "/scratch", "TMPDIR": "/scratch", "GOMAXPROCS": "2", "TZ": "UTC",
-		"PATH": "/opt/git/bin:/usr/local/bin:/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1",
+		"PATH": "/opt/git/bin:/usr/local/bin:/usr/bin:/bin", "GIT_CONFIG_NOSYSTEM": "1", "GOPATH": "/scratch/go",
 	}
 	for k, v := range want {
 		if names[k] != v {

@@ -27,6 +27,10 @@ func childEnv(scratch, gitDir string, extra []string, lookup func(string) (strin
 		"TMPDIR=" + scratch,
 		"XDG_CACHE_HOME=" + filepath.Join(scratch, ".cache"),
 		"XDG_CONFIG_HOME=" + filepath.Join(scratch, ".config"),
+		// trivy's Go analyzer reads $GOPATH/pkg/mod for dependency graphs
+		// and licences: an empty one, so a scan depends on the repository
+		// alone, never on what the host happens to have downloaded.
+		"GOPATH=" + filepath.Join(scratch, "go"),
 		"TZ=UTC",
 		"LANG=C.UTF-8",
 		"GIT_CONFIG_NOSYSTEM=1",
