@@ -8,7 +8,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # (which link the scanning engines and take long to build with -race) run plain.
 RACE_PKGS := ./app/queue/... ./app/store/... ./app/webhook/... ./app/ghclient/... ./app/server/...
 
-.PHONY: build serve test test-race test-all bench lint
+.PHONY: build serve test test-race test-all bench lint demo
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/gatehouse ./cmd/gatehouse
@@ -33,3 +33,8 @@ lint:
 	gofmt -l $$(git ls-files '*.go')
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
+## demo: a pull request through the real binary and the fake GitHub, then
+## the server stays up GATEHOUSE_DEMO_SECONDS (default 300) for curl.
+demo:
+	GATEHOUSE_DEMO_SECONDS=$${GATEHOUSE_DEMO_SECONDS:-300} $(GO) test -count=1 -run TestDemoSession -v -timeout 30m ./e2e/
