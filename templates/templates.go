@@ -62,6 +62,12 @@ var funcs = template.FuncMap{
 	"date": func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"join": strings.Join,
 	"add":  func(a, b int) int { return a + b },
+	"rejectedCustom": func(r *checks.Result) []checks.CustomStatus {
+		if r == nil {
+			return nil
+		}
+		return r.RejectedCustom()
+	},
 }
 
 // FixText is the one-line fix users read for a finding: the upgrade for a
