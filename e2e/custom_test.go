@@ -78,7 +78,7 @@ func TestOrgCustomCheckHoldsEveryRepository(t *testing.T) {
 	}
 	var onLine bool
 	for _, c := range fake.ReviewComments("octo/demo", pr.Number) {
-		if c.Path == "k8s/web.yaml" && c.Line == 6 && strings.Contains(c.Body, "ORG-K8S-001") {
+		if c.Path == "k8s/web.yaml" && c.Line == 3 && strings.Contains(c.Body, "ORG-K8S-001") {
 			onLine = true
 		}
 		if c.Path == "k8s/api.yaml" {
@@ -169,10 +169,10 @@ func TestRejectedCustomChecksAreNamedAndTheRestRun(t *testing.T) {
 	}
 	text := iac.Output.Text
 	if !strings.Contains(text, "### Rejected custom checks") ||
-		!strings.Contains(text, "`"+checksDir+"phone_home.rego:23` | repo | does not compile: calls http.send, which custom checks may not use (network access)") {
+		!strings.Contains(text, "`"+checksDir+"phone_home.rego:22` | repo | does not compile: calls http.send, which custom checks may not use (network access)") {
 		t.Errorf("the http.send check is not named as rejected with its line:\n%s", text)
 	}
-	if !strings.Contains(text, "`"+checksDir+"broken.rego:20` | repo | does not parse") {
+	if !strings.Contains(text, "`"+checksDir+"broken.rego:22` | repo | does not parse") {
 		t.Errorf("the broken check is not named with its line:\n%s", text)
 	}
 	if got := annotationsOf(iac, "ORG-K8S-001"); len(got) != 1 || got[0].StartLine != 3 {
