@@ -185,3 +185,48 @@ func TestRejectedCustomChecksAreNamedAndTheRestRun(t *testing.T) {
 		t.Errorf("iac = %s %q, want failure that says 2 custom checks did not run", iac.Conclusion, iac.Output.Title)
 	}
 }
+
+// A repository can turn custom checks off only where its org allows it:
+// octo enforces checks.custom.mode, acme does not; both repositories set
+// checks.custom.mode: off.
+func TestRepoTurnsCustomChecksOffOnlyWhereTheOrgAllows(t *testing.T) {
+	fake := githubtest.New(t)
+	repoOff := map[string]string{".github/gatehouse.yml": "version: 1\nchecks:\n  custom:\n    mode: off\n"}
+	var prs []githubtest.PullRequest
+	var repos []*githubtest.Repo
+	for i, org := range []struct{ name, policy string }{
+		{"octo", "version: 1\nenforce: [checks.custom.mode]\n"},
+		{"acme", "version: 1\n"},
+	} {
+		settings := fake.AddRepo(org.name, ".github")
+		settings.Commit("main", "org settings", map[string]string{".github/gatehouse.yml": org.policy, checksDir + "team_label.rego": teamLabelCheck(t)})
+		repo := fake.AddRepo(org.name, "demo")
+		repo.Commit("main", "checks off here", repoOff)
+		repo.Commit("feature", "a deployment", map[string]string{"k8s/web.yaml": deployment("web", "")})
+		fake.AddInstallation(installation+int64(i), org.name, org.name+"/demo", org.name+"/.github")
+		prs = append(prs, fake.AddPullRequest(org.name+"/demo", githubtest.PullRequest{HeadRef: "feature"}))
+		repos = append(repos, repo)
+	}
+	h := start(t, fake)
+	runs := make([]githubtest.CheckRun, 2)
+	for i := range prs {
+		if code := h.deliver("pull_request", h.nextID(), prPayload(t, "opened", installation+int64(i), repos[i], prs[i])); code != http.StatusAccepted {
+			t.Fatalf("delivery answered %d", code)
+		}
+	}
+	for i := range prs {
+		runs[i] = byName(h.waitRuns(repos[i].FullName(), prs[i].HeadSHA, 3))["gatehouse/iac"]
+	}
+	h.waitIdle()
+
+	enforced, free := runs[0], runs[1]
+	if got := annotationsOf(enforced, "ORG-K8S-001"); len(got) != 1 || enforced.Conclusion != "failure" {
+		t.Errorf("octo enforces custom checks, yet: %s %+v\n%s", enforced.Conclusion, got, enforced.Output.Summary)
+	}
+	if !strings.Contains(enforced.Output.Summary, "held at block by org enforce") {
+		t.Errorf("octo's summary does not say the repo's off was held:\n%s", enforced.Output.Summary)
+	}
+	if got := annotationsOf(free, "ORG-K8S-001"); len(got) != 0 || strings.Contains(free.Output.Summary, "Custom checks:") {
+		t.Errorf("acme does not enforce, the repo turned custom checks off, yet they ran: %+v\n%s", got, free.Output.Summary)
+	}
+}

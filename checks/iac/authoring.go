@@ -1,6 +1,7 @@
 package iac
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,8 @@ func Vet(cc []checks.CustomCheck) ([]checks.CustomStatus, error) {
 type RegoTestResult struct {
 	Name     string // package.test_name
 	Location string // file:line
+	file     string
+	line     int
 	Pass     bool
 	Skip     bool
 	Error    string // evaluation error, e.g. a timeout
@@ -157,6 +160,7 @@ func RunRegoTests(ctx context.Context, dir string) (*RegoTestReport, error) {
 			Output: string(r.Output),
 		}
 		if r.Location != nil {
+			res.file, res.line = r.Location.File, r.Location.Row
 			res.Location = fmt.Sprintf("%s:%d", r.Location.File, r.Location.Row)
 		}
 		if r.Error != nil {
@@ -164,7 +168,9 @@ func RunRegoTests(ctx context.Context, dir string) (*RegoTestReport, error) {
 		}
 		rep.Results = append(rep.Results, res)
 	}
-	slices.SortFunc(rep.Results, func(a, b RegoTestResult) int { return strings.Compare(a.Location+a.Name, b.Location+b.Name) })
+	slices.SortFunc(rep.Results, func(a, b RegoTestResult) int {
+		return cmp.Or(strings.Compare(a.file, b.file), cmp.Compare(a.line, b.line), strings.Compare(a.Name, b.Name))
+	})
 	return rep, nil
 }
 

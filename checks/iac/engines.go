@@ -32,6 +32,8 @@ import (
 // whose env holds the whole process environment). Only the embedded checks
 // are loaded here, no check or data path from anywhere else, and
 // TestEmbeddedChecksUseNoNetworkBuiltins proves they call none of those.
+// Custom checks get scanners of their own, after gatehouse has compiled
+// them with those builtins withheld (loadCustom, runCustom).
 func compileChecks() (*rego.Scanner, error) {
 	rs, err := misconf.InitRegoScanner(misconf.ScannerOption{
 		Namespaces:     rego.BuiltinNamespaces(),

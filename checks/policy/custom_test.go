@@ -114,3 +114,29 @@ func TestRejectedCustomCheck(t *testing.T) {
 		t.Errorf("custom off: %s %q", v.Conclusion, v.Title)
 	}
 }
+
+// A repository may turn custom checks off, or to warn, only where the org
+// does not enforce checks.custom.mode.
+func TestRepoTurnsCustomChecksOffOnlyWhereTheOrgAllows(t *testing.T) {
+	repoOff := mustParse(t, repoName, "version: 1\nchecks:\n  custom:\n    mode: off\n")
+	for _, tc := range []struct {
+		name, org string
+		want      Mode
+	}{
+		{"not enforced", "version: 1\n", ModeOff},
+		{"enforced", "version: 1\nenforce: [checks.custom.mode]\n", ModeBlock},
+		{"enforced by prefix", "version: 1\nenforce: [checks.custom]\n", ModeBlock},
+		{"org warn, enforced: repo may raise, not lower", "version: 1\nchecks: {custom: {mode: warn}}\nenforce: [checks.custom.mode]\n", ModeWarn},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustResolve(t, Layer{SourceOrg, mustParse(t, orgName, tc.org)}, Layer{SourceRepo, repoOff})
+			cp, _ := p.Check(Custom)
+			if cp.Mode != tc.want {
+				t.Errorf("checks.custom.mode = %s, want %s (notes %v)", cp.Mode, tc.want, p.Notes())
+			}
+			if tc.want != ModeOff && !strings.Contains(strings.Join(p.Notes(), "\n"), "held at") {
+				t.Errorf("no note says the repo's setting was held: %v", p.Notes())
+			}
+		})
+	}
+}

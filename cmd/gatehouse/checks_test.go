@@ -76,3 +76,13 @@ func write(t *testing.T, dir, name, content string) {
 		t.Fatal(err)
 	}
 }
+
+// The guide's local try-out: scan the example folder with its check.
+func TestScanWithCustomChecks(t *testing.T) {
+	dir := filepath.Join(examples, "kubernetes-team-label")
+	out, code := run(t, "scan", "--data-dir", testDataDir(t), "--checks", "iac", "--custom-checks", dir, dir)
+	if code != 1 || !strings.Contains(out, "ORG-K8S-001") || !strings.Contains(out, "deployment.yaml:3") ||
+		!strings.Contains(out, "custom check: "+filepath.ToSlash(filepath.Join(dir, "team_label.rego"))) {
+		t.Errorf("scan --custom-checks: exit %d\n%s", code, out)
+	}
+}
