@@ -53,6 +53,75 @@ type Target struct {
 	// Paths, when non-empty, limits the scan to these slash-separated paths
 	// relative to Dir (files or directories). Empty means the whole tree.
 	Paths []string `json:"paths,omitempty"`
+	// Custom are the org's and the repository's own Rego checks, which the
+	// iac check runs besides its built-in ones. The parent reads them from
+	// GitHub and hands them over with the target: the child that evaluates
+	// them never fetches anything.
+	Custom []CustomCheck `json:"custom,omitempty"`
+}
+
+// The origins of custom checks.
+const (
+	OriginOrg  = "org"  // the org's .github repository, default branch
+	OriginRepo = "repo" // the repository itself, base branch
+)
+
+// CustomCheck is one Rego module in trivy's custom check format, as an org
+// or a repository wrote it.
+type CustomCheck struct {
+	// Name says where the module came from
+	// ("octo/.github:.github/gatehouse/checks/team-label.rego").
+	Name   string `json:"name"`
+	Origin string `json:"origin"` // OriginOrg or OriginRepo
+	// Content is the module's source; SHA256 (hex) is the hash of its
+	// bytes, computed by whoever read it.
+	Content string `json:"content"`
+	SHA256  string `json:"sha256"`
+	// Rejected, when set, says why the module is not loaded at all (the
+	// reader refused it: too large, not a regular file).
+	Rejected string `json:"rejected,omitempty"`
+}
+
+// Limits on the custom checks one scan loads, applied by whoever reads them
+// and again by the iac check.
+const (
+	MaxCustomChecks    = 100       // files, org and repository together
+	MaxCustomCheckSize = 256 << 10 // bytes per file
+)
+
+// IsCustomCheckFile reports whether a file name is a custom check: *.rego,
+// not a *_test.rego test, not a dot file.
+func IsCustomCheckFile(name string) bool {
+	return strings.HasSuffix(name, ".rego") && !strings.HasSuffix(name, "_test.rego") && !strings.HasPrefix(name, ".")
+}
+
+// NewCustomCheck names a module read from origin and hashes its content.
+func NewCustomCheck(name, origin string, content []byte) CustomCheck {
+	sum := sha256.Sum256(content)
+	return CustomCheck{Name: name, Origin: origin, Content: string(content), SHA256: hex.EncodeToString(sum[:])}
+}
+
+// CustomStatus is what became of one custom check in a scan.
+type CustomStatus struct {
+	Name   string `json:"name"`
+	Origin string `json:"origin"`
+	SHA256 string `json:"sha256"`
+	// ID is the check's custom.id; empty for a library module (one with no
+	// deny rule, used by checks).
+	ID string `json:"id,omitempty"`
+	// Rejected says why the check did not run, or did not finish (a refused
+	// builtin, a compile error, its time budget); empty when it ran.
+	Rejected string `json:"rejected,omitempty"`
+	// Line is the line of the module the rejection is about (0: none).
+	Line int `json:"line,omitempty"`
+}
+
+// Location is "name:line", or the name when there is no line.
+func (c CustomStatus) Location() string {
+	if c.Line > 0 {
+		return fmt.Sprintf("%s:%d", c.Name, c.Line)
+	}
+	return c.Name
 }
 
 // Result is the outcome of one check on one target.
@@ -68,6 +137,20 @@ type Result struct {
 	// SBOM is the CycloneDX JSON document of the dependencies found (the
 	// dependencies check only).
 	SBOM []byte `json:"-"`
+	// Custom says what became of each custom check the target carried (the
+	// iac check only), in the order they were given.
+	Custom []CustomStatus `json:"custom,omitempty"`
+}
+
+// RejectedCustom lists the custom checks that did not run or finish.
+func (r *Result) RejectedCustom() []CustomStatus {
+	var out []CustomStatus
+	for _, c := range r.Custom {
+		if c.Rejected != "" {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Suppressed is a finding that was not reported, and why.
@@ -121,6 +204,10 @@ type Finding struct {
 	// code keeps its fingerprint (see Fingerprint).
 	Fingerprint string      `json:"fingerprint"`
 	Remediation Remediation `json:"remediation"`
+	// Custom is the Name of the custom check that reported the finding;
+	// empty for the engines' built-in rules. The policy judges custom
+	// findings by its checks.custom settings.
+	Custom string `json:"custom,omitempty"`
 }
 
 // Remediation tells the user how to fix a finding.

@@ -152,3 +152,43 @@ func BenchmarkCheckRun(b *testing.B) {
 		}
 	}
 }
+
+// Custom checks: the scope line names those that ran, the text lists the
+// rejected ones with file, line and problem, and a custom finding says
+// which check reported it.
+func TestCheckRunCustomChecksGolden(t *testing.T) {
+	f := checks.Finding{
+		Check: checks.IaC, RuleID: "ORG-K8S-001", Severity: checks.SeverityHigh, Title: "Deployment names its owning team",
+		Message: "Deployment 'web' has no team label", File: "k8s/web.yaml", StartLine: 4, EndLine: 6, Fingerprint: "fp-custom",
+		Remediation: checks.Remediation{Text: "Add metadata.labels.team with the owning team's name.", URL: "https://wiki.example.com/platform/ownership"},
+		Custom:      "octo/.github:.github/gatehouse/checks/team_label.rego",
+	}
+	res := &checks.Result{
+		Check: checks.IaC, Engine: checks.Engine{Name: "trivy", Version: "v0.72.0", DataVersion: "v1.12.2"},
+		Findings: []checks.Finding{f},
+		Scope:    checks.Scope{Files: 1, Inputs: []string{"k8s/web.yaml (kubernetes)"}},
+		Custom: []checks.CustomStatus{
+			{Name: "octo/.github:.github/gatehouse/checks/team_label.rego", Origin: "org", SHA256: "aa", ID: "ORG-K8S-001"},
+			{Name: ".github/gatehouse/checks/phone_home.rego", Origin: "repo", SHA256: "bb", Line: 17,
+				Rejected: "does not compile: calls http.send, which custom checks may not use (network access)"},
+			{Name: ".github/gatehouse/checks/broken.rego", Origin: "repo", SHA256: "cc", Line: 3, Rejected: "does not parse: unexpected } token"},
+		},
+	}
+	v := checks.Verdict{
+		Check: checks.IaC, Mode: "block", Conclusion: checks.ConclusionFailure,
+		Title:    "1 new high misconfiguration blocks this change; 2 custom checks did not run",
+		Findings: []checks.Evaluated{{Finding: f, Status: checks.StatusNew, Blocking: true, Reason: "new; high ≥ min_severity high"}},
+		Notes:    []string{"2 custom checks did not run: .github/gatehouse/checks/phone_home.rego:17, .github/gatehouse/checks/broken.rego:3 (see Rejected custom checks)."},
+	}
+	out, err := CheckRun(CheckRunData{Verdict: v, Result: res, Range: Range{Kind: "pull_request", Base: crBase, Head: crHead, PRNumber: 7},
+		PolicyHash: "04ad722df867", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "checkrun_iac_custom.md", "# "+out.Title+"\n\n"+out.Summary+"\n---\n"+out.Text)
+	for _, want := range []string{"### Rejected custom checks", "`.github/gatehouse/checks/phone_home.rego:17`", "calls http.send", "**Custom check**: `octo/.github:"} {
+		if !strings.Contains(out.Text, want) {
+			t.Errorf("text lacks %q", want)
+		}
+	}
+}

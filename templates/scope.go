@@ -48,11 +48,15 @@ func scopeLines(d *CheckRunData) []string {
 			if len(s.Inputs) > 0 {
 				what = fmt.Sprintf("Checked %d files: %s", len(s.Inputs), list(s.Inputs, 10))
 			}
+
 		default:
 			what = fmt.Sprintf("%d files, %s scanned", s.Files, humanBytes(s.Bytes))
 		}
 		if what != "" {
 			lines = append(lines, what)
+		}
+		if c := customLine(res.Custom); c != "" {
+			lines = append(lines, c)
 		}
 		lines = append(lines, s.Notes...)
 		if len(s.Skipped) > 0 {
@@ -77,6 +81,31 @@ func scopeLines(d *CheckRunData) []string {
 		lines = append(lines, fmt.Sprintf("Policy: `%s` from %s", d.PolicyHash, src))
 	}
 	return lines
+}
+
+// customLine says which custom checks ran: "Custom checks: 2 ran (org
+// `a.rego`, repo `b.rego`), 1 rejected".
+func customLine(cs []checks.CustomStatus) string {
+	if len(cs) == 0 {
+		return ""
+	}
+	var ran []string
+	rejected := 0
+	for _, c := range cs {
+		if c.Rejected != "" {
+			rejected++
+			continue
+		}
+		ran = append(ran, fmt.Sprintf("%s `%s`", c.Origin, strings.ReplaceAll(c.Name, "`", "'")))
+	}
+	line := fmt.Sprintf("Custom checks: %d ran", len(ran))
+	if len(ran) > 0 {
+		line += " (" + list(ran, 10) + ")"
+	}
+	if rejected > 0 {
+		line += fmt.Sprintf(", %d rejected (see Rejected custom checks)", rejected)
+	}
+	return line
 }
 
 func short(sha string) string {

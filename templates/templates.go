@@ -63,6 +63,12 @@ var funcs = template.FuncMap{
 	"join":      strings.Join,
 	"add":       func(a, b int) int { return a + b },
 	"limitNote": LimitNote,
+	"rejectedCustom": func(r *checks.Result) []checks.CustomStatus {
+		if r == nil {
+			return nil
+		}
+		return r.RejectedCustom()
+	},
 }
 
 // LimitNote tells a user which files a limit kept from a check and how to

@@ -149,6 +149,12 @@ func results(t *testing.T) []*checks.Result {
 		File: "infra/main.tf", StartLine: 4, EndLine: 7,
 		Fingerprint: checks.Fingerprint(checks.IaC, "AWS-0089", "infra/main.tf", `resource "aws_s3_bucket" "logs"`),
 	}
+	team := checks.Finding{
+		Check: checks.IaC, RuleID: "ORG-K8S-001", Severity: checks.SeverityHigh, Title: "Deployment names its owning team",
+		Message: "Deployment 'web' has no team label", File: "k8s/web.yaml", StartLine: 4, EndLine: 6,
+		Fingerprint: checks.Fingerprint(checks.IaC, "ORG-K8S-001", "k8s/web.yaml", "Deployment 'web' has no team label"),
+		Custom:      "Acme/.github:.github/gatehouse/checks/team_label.rego",
+	}
 	return []*checks.Result{
 		{Check: checks.Secrets, Engine: checks.Engine{Name: "gitleaks", Version: "v8.30.1", DataVersion: "rules v8.30.1"},
 			Findings: []checks.Finding{secret}, Suppressed: []checks.Suppressed{allowed},
@@ -157,7 +163,14 @@ func results(t *testing.T) []*checks.Result {
 			Findings: []checks.Finding{lodash}, Scope: checks.Scope{Files: 1, Bytes: 512, Inputs: []string{"package-lock.json"}},
 			SBOM: sbom(t)},
 		{Check: checks.IaC, Engine: checks.Engine{Name: "trivy", Version: "v0.72.0", DataVersion: "checks bundle v1.12"},
-			Findings: []checks.Finding{bucket}, Scope: checks.Scope{Files: 1, Bytes: 300, Inputs: []string{"infra/main.tf"}}},
+			Findings: []checks.Finding{bucket, team}, Scope: checks.Scope{Files: 2, Bytes: 500, Inputs: []string{"infra/main.tf", "k8s/web.yaml"}},
+			Custom: []checks.CustomStatus{
+				{Name: "Acme/.github:.github/gatehouse/checks/team_label.rego", Origin: checks.OriginOrg, ID: "ORG-K8S-001",
+					SHA256: "4f2b8a0c6e1d3f5a7b9c0d2e4f6a8b0c1d3e5f7a9b0c2d4e6f8a0b1c3d5e7f9a"},
+				{Name: ".github/gatehouse/checks/phone_home.rego", Origin: checks.OriginRepo, Line: 17,
+					SHA256:   "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d",
+					Rejected: "does not compile: calls http.send, which custom checks may not use (network access)"},
+			}},
 	}
 }
 

@@ -85,8 +85,22 @@ type Check struct {
 	// Exceptions are the findings an exception, ignore file or inline
 	// comment suppressed, with the reason (owner and expiry included).
 	Exceptions []Exception `json:"exceptions,omitempty"`
-	Notes      []string    `json:"notes,omitempty"`
-	Error      string      `json:"error,omitempty"`
+	// CustomChecks are the custom Rego checks the scan was given (iac),
+	// each with the SHA-256 of its content and whether it ran.
+	CustomChecks []CustomCheck `json:"custom_checks,omitempty"`
+	Notes        []string      `json:"notes,omitempty"`
+	Error        string        `json:"error,omitempty"`
+}
+
+// CustomCheck is one custom check as recorded.
+type CustomCheck struct {
+	Name     string `json:"name"`
+	Origin   string `json:"origin"`           // org or repo
+	SHA256   string `json:"sha256,omitempty"` // of the file's content
+	ID       string `json:"id,omitempty"`     // custom.id; empty for a library
+	Applied  bool   `json:"applied"`
+	Rejected string `json:"rejected,omitempty"`
+	Line     int    `json:"line,omitempty"`
 }
 
 // Finding is a finding as recorded: an explicit list of fields, so a field
@@ -109,6 +123,8 @@ type Finding struct {
 	Installed   string `json:"installed_version,omitempty"`
 	Fixed       string `json:"fixed_version,omitempty"`
 	URL         string `json:"url,omitempty"`
+	// CustomCheck names the custom check that reported the finding.
+	CustomCheck string `json:"custom_check,omitempty"`
 }
 
 // Exception is a suppressed finding and why it was suppressed.
@@ -202,6 +218,12 @@ func build(in Input, id string, now time.Time) *Record {
 		if res != nil {
 			e, sc := res.Engine, res.Scope
 			c.Engine, c.Scope = &e, &sc
+			for _, cc := range res.Custom {
+				c.CustomChecks = append(c.CustomChecks, CustomCheck{
+					Name: cc.Name, Origin: cc.Origin, SHA256: cc.SHA256, ID: cc.ID,
+					Applied: cc.Rejected == "", Rejected: cc.Rejected, Line: cc.Line,
+				})
+			}
 		}
 		for _, f := range v.Findings {
 			rf := finding(v.Check, f.Finding)
@@ -229,7 +251,7 @@ func finding(check string, f checks.Finding) Finding {
 		RuleID: f.RuleID, Severity: f.Severity.String(), Title: f.Title, Message: msg, File: f.File,
 		StartLine: f.StartLine, EndLine: f.EndLine, Commit: f.Commit, Match: f.Match, Fingerprint: f.Fingerprint,
 		Package: f.Remediation.Package, Installed: f.Remediation.InstalledVersion, Fixed: f.Remediation.FixedVersion,
-		URL: f.Remediation.URL,
+		URL: f.Remediation.URL, CustomCheck: f.Custom,
 	}
 }
 

@@ -294,3 +294,45 @@ func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// The record lists the custom checks the scan was given, with their
+// content hashes and whether they ran, and names the custom check behind a
+// finding.
+func TestRecordListsCustomChecks(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, driver string) {
+		e := newEnv(t, driver)
+		in := prInput(t)
+		s, err := e.rec.Get(e.ctx, e.record(t, in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var iac *evidence.Check
+		for i := range s.Record.Checks {
+			if s.Record.Checks[i].Name == checks.IaC {
+				iac = &s.Record.Checks[i]
+			}
+		}
+		if iac == nil {
+			t.Fatal("no iac check recorded")
+		}
+		want := findResult(in.Results, checks.IaC).Custom
+		if len(iac.CustomChecks) != len(want) {
+			t.Fatalf("custom checks = %+v, want %d", iac.CustomChecks, len(want))
+		}
+		for i, c := range iac.CustomChecks {
+			w := want[i]
+			if c.Name != w.Name || c.SHA256 != w.SHA256 || c.Origin != w.Origin || c.Applied != (w.Rejected == "") || c.Rejected != w.Rejected || c.Line != w.Line {
+				t.Errorf("custom check %d recorded as %+v, want %+v", i, c, w)
+			}
+		}
+		found := false
+		for _, f := range iac.Findings {
+			if f.RuleID == "ORG-K8S-001" {
+				found = f.CustomCheck == want[0].Name && f.Blocking
+			}
+		}
+		if !found {
+			t.Errorf("the custom finding is not recorded with its check: %+v", iac.Findings)
+		}
+	})
+}

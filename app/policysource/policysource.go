@@ -35,15 +35,51 @@ type Source struct {
 
 var _ worker.Decider = (*Source)(nil)
 
-// Decide resolves the policy for the scan and evaluates its results. A
-// policy file that cannot be read or parsed fails every check with the
-// file, line and problem: it never falls back to a weaker policy.
+// prepared is what Prepare resolved: the policy, or why it could not be
+// read.
+type prepared struct {
+	pol *policy.Policy
+	err error
+}
+
+// Prepare resolves the policy before the scan and reads the custom checks
+// the scan runs, unless the policy turns them off (checks.custom.mode:
+// off). A policy that cannot be read is not an error here: Decide fails
+// every check with it. An error means GitHub could not be read (retry).
+func (s *Source) Prepare(ctx context.Context, gh *github.Client, scan jobs.Scan) (*worker.Prepared, error) {
+	pol, err := s.Resolve(ctx, gh, scan)
+	if err != nil {
+		var pe *policy.ParseError
+		if !errors.As(err, &pe) && !errors.Is(err, errPolicy) {
+			return nil, err
+		}
+		return &worker.Prepared{State: prepared{err: err}}, nil
+	}
+	out := &worker.Prepared{State: prepared{pol: pol}}
+	if cp, _ := pol.Check(policy.Custom); cp.Mode != policy.ModeOff {
+		if out.Custom, err = customChecks(ctx, gh, scan); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Decide evaluates the scan's results with the policy Prepare resolved
+// (or resolves it, when the scan was not prepared). A policy file that
+// cannot be read or parsed fails every check with the file, line and
+// problem: it never falls back to a weaker policy.
 func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Decision, error) {
 	now := time.Now
 	if s.Now != nil {
 		now = s.Now
 	}
-	pol, err := s.Resolve(ctx, in.GH, in.Scan)
+	var pol *policy.Policy
+	var err error
+	if p, ok := in.Prepared.GetState().(prepared); ok {
+		pol, err = p.pol, p.err
+	} else {
+		pol, err = s.Resolve(ctx, in.GH, in.Scan)
+	}
 	if err != nil {
 		var pe *policy.ParseError
 		if !errors.As(err, &pe) && !errors.Is(err, errPolicy) {
@@ -77,6 +113,13 @@ func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Dec
 			verdicts[i].Notes = append(verdicts[i].Notes, "This pull request changes "+Path+": the change takes effect after merge. Policy is always read from the base branch, so a pull request cannot change the rules it is judged by.")
 		}
 	}
+	if changed := changedChecks(in.ChangedFiles); len(changed) > 0 {
+		for i := range verdicts {
+			if verdicts[i].Check == checks.IaC {
+				verdicts[i].Notes = append(verdicts[i].Notes, "This pull request changes custom checks ("+strings.Join(changed, ", ")+"): the change takes effect after merge. Custom checks are read from the base branch, so a pull request cannot add, change or remove the checks it is judged by.")
+			}
+		}
+	}
 	var sources []string
 	for _, f := range pol.Sources() {
 		sources = append(sources, fmt.Sprintf("%s (%s)", f.Source, f.Name))
@@ -108,11 +151,7 @@ func (s *Source) Resolve(ctx context.Context, gh *github.Client, scan jobs.Scan)
 	}
 	// The repo file comes from the base of a pull request, or the default
 	// branch for a push: never from the change being judged.
-	ref := scan.DefaultBranch
-	if scan.Kind == jobs.ScanPullRequest && scan.BaseSHA != "" {
-		ref = scan.BaseSHA
-	}
-	rf, err := fetch(ctx, gh, owner, repo, ref, Path)
+	rf, err := fetch(ctx, gh, owner, repo, policyRef(scan), Path)
 	if err != nil {
 		return nil, err
 	}

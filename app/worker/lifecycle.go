@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -76,9 +78,19 @@ func (w *Worker) cancel(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 	return nil
 }
 
-// engineKey identifies what a cached result was computed with.
-func engineKey(e checks.Engine) string {
-	return e.Name + "@" + e.Version + "/" + e.DataVersion
+// engineKey identifies what a cached result was computed with: the engine,
+// its data and the custom checks it ran (by content).
+func engineKey(r *checks.Result) string {
+	e := r.Engine
+	key := e.Name + "@" + e.Version + "/" + e.DataVersion
+	if len(r.Custom) == 0 {
+		return key
+	}
+	h := sha256.New()
+	for _, c := range r.Custom {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", c.Origin, c.Name, c.SHA256)
+	}
+	return key + "/custom:" + hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // cachedBase returns the base results already stored for the commit, and
@@ -93,7 +105,7 @@ func (w *Worker) cachedBase(ctx context.Context, repo, sha string, head *checks.
 			missing = append(missing, c)
 			continue
 		}
-		b, err := w.cfg.Store.CommitResult(ctx, repo, sha, c, engineKey(hr.Engine))
+		b, err := w.cfg.Store.CommitResult(ctx, repo, sha, c, engineKey(hr))
 		var r checks.Result
 		if err != nil || b == nil || json.Unmarshal(b, &r) != nil {
 			missing = append(missing, c)
@@ -113,7 +125,7 @@ func (w *Worker) cacheBase(ctx context.Context, repo, sha string, fresh *checks.
 		if err != nil {
 			continue
 		}
-		if err := w.cfg.Store.PutCommitResult(ctx, repo, sha, r.Check, engineKey(r.Engine), b); err != nil {
+		if err := w.cfg.Store.PutCommitResult(ctx, repo, sha, r.Check, engineKey(r), b); err != nil {
 			w.cfg.Logger.Warn("base result not cached", slog.String("repo", repo), slog.String("sha", sha), slog.String("error", err.Error()))
 		}
 	}

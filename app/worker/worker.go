@@ -55,10 +55,32 @@ type DecideInput struct {
 	Checks []string
 	// ChangedFiles are the files a pull request changes (nil otherwise).
 	ChangedFiles []string
+	// Prepared is what Prepare returned for this scan.
+	Prepared *Prepared
+}
+
+// Prepared is what the decider resolved before the scan ran.
+type Prepared struct {
+	// Custom are the custom checks the scan runs (iac), read from the
+	// org's and the repository's settings, never from the change.
+	Custom []checks.CustomCheck
+	// State is the decider's own, handed back in DecideInput.
+	State any
+}
+
+// GetState returns p.State, or nil for a nil p.
+func (p *Prepared) GetState() any {
+	if p == nil {
+		return nil
+	}
+	return p.State
 }
 
 // Decider resolves the policy for a scan and evaluates its results.
 type Decider interface {
+	// Prepare runs before the scan: it reads what the scan needs from the
+	// settings (custom checks). An error means the job should be retried.
+	Prepare(ctx context.Context, gh *github.Client, s jobs.Scan) (*Prepared, error)
 	Decide(ctx context.Context, in DecideInput) (*Decision, error)
 }
 
@@ -142,7 +164,11 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		}
 	}
 	start := w.cfg.Now()
-	head, base, diff, err := w.scan(ctx, s)
+	prep, err := w.cfg.Decider.Prepare(ctx, gh, s)
+	if err != nil {
+		return fmt.Errorf("prepare %s@%s: %w", s.Repo, s.HeadSHA, err)
+	}
+	head, base, diff, err := w.scan(ctx, s, prep.Custom)
 	if err != nil {
 		return err
 	}
@@ -154,7 +180,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 			log.Warn("diff not parsed", slog.String("error", err.Error()))
 		}
 	}
-	dec, err := w.cfg.Decider.Decide(ctx, DecideInput{Scan: s, GH: gh, Head: head, Base: base, Checks: w.cfg.Checks, ChangedFiles: changed})
+	dec, err := w.cfg.Decider.Decide(ctx, DecideInput{Scan: s, GH: gh, Head: head, Base: base, Checks: w.cfg.Checks, ChangedFiles: changed, Prepared: prep})
 	if err != nil {
 		return fmt.Errorf("decide %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
@@ -205,7 +231,8 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 
 // scan fetches the code and runs the checks on head and, when there is one,
 // on the base tree (dependencies and IaC; secrets compare by commit range).
-func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Response, diff []byte, err error) {
+// Both are scanned with the same custom checks, so their findings compare.
+func (w *Worker) scan(ctx context.Context, s jobs.Scan, custom []checks.CustomCheck) (head, base *checks.Response, diff []byte, err error) {
 	// 0711 and 0755: the sandboxed scanner runs as an unprivileged user
 	// and reads the checkout; nobody can list the work dir itself.
 	if err := os.MkdirAll(w.cfg.WorkDir, 0o711); err != nil {
@@ -252,11 +279,11 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 			compare = mb
 		}
 	}
-	target := checks.Target{Dir: co.Dir, HeadRev: s.HeadSHA, BaseRev: compare}
+	target := checks.Target{Dir: co.Dir, HeadRev: s.HeadSHA, BaseRev: compare, Custom: custom}
 	if s.Kind == jobs.ScanBaseline || compare == s.HeadSHA {
 		// The tree alone: a baseline, or a commit that adds nothing to
 		// what it is compared with (a re-run on the default branch).
-		target = checks.Target{Dir: co.Dir}
+		target = checks.Target{Dir: co.Dir, Custom: custom}
 	}
 	if s.Kind == jobs.ScanPullRequest && co.MergeBase != "" {
 		if diff, err = co.Diff(ctx, co.MergeBase, s.HeadSHA); err != nil {
@@ -287,7 +314,7 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan) (head, base *checks.Resp
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("check out base %s: %w", compare, err)
 	}
-	fresh, err := w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: baseDir}, Checks: missing})
+	fresh, err := w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: baseDir, Custom: custom}, Checks: missing})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("scan base %s@%s: %w", s.Repo, compare, err)
 	}

@@ -85,6 +85,13 @@ func writeTextCheck(b *bytes.Buffer, cv checkView) {
 	b.WriteString(head + "\n")
 	if cv.result != nil {
 		writeScope(b, cv.result.Scope, v.Conclusion != checks.ConclusionSkipped)
+		for _, c := range cv.result.Custom {
+			if c.Rejected != "" {
+				b.WriteString("  rejected custom check: " + clean(c.Location()) + " (" + clean(c.Rejected) + ")\n")
+			} else {
+				b.WriteString("  custom check: " + clean(c.Name) + "\n")
+			}
+		}
 	}
 	for _, n := range v.Notes {
 		b.WriteString("  note: " + clean(n) + "\n")

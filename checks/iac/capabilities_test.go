@@ -12,8 +12,10 @@ import (
 
 // unsafeBuiltins are Rego builtins that reach the network or the process
 // environment. trivy v0.72 compiles checks with OPA's full capabilities and
-// offers no option to withhold these, so gatehouse runs only the embedded
-// checks and this test proves they call none of them.
+// offers no option to withhold these: gatehouse's built-in scanner loads
+// only the embedded checks, and this test proves they call none of them.
+// Custom checks are compiled by gatehouse first with RefusedBuiltins
+// withheld (custom.go), which includes every one of these.
 var unsafeBuiltins = []string{"http.send", "net.lookup_ip_addr", "opa.runtime"}
 
 // calledBuiltins lists the unsafe builtins a module calls, by module file.
@@ -49,6 +51,12 @@ func TestEmbeddedChecksUseNoNetworkBuiltins(t *testing.T) {
 	maps.Copy(all, libs)
 	if got := calledBuiltins(all); len(got) != 0 {
 		t.Errorf("embedded checks call network or runtime builtins: %v", got)
+	}
+
+	for _, b := range unsafeBuiltins {
+		if _, ok := RefusedBuiltins[b]; !ok {
+			t.Errorf("%s is not refused to custom checks", b)
+		}
 	}
 
 	// Control: the walker does see such a call.

@@ -32,6 +32,8 @@ import (
 // whose env holds the whole process environment). Only the embedded checks
 // are loaded here, no check or data path from anywhere else, and
 // TestEmbeddedChecksUseNoNetworkBuiltins proves they call none of those.
+// Custom checks get scanners of their own, after gatehouse has compiled
+// them with those builtins withheld (loadCustom, runCustom).
 func compileChecks() (*rego.Scanner, error) {
 	rs, err := misconf.InitRegoScanner(misconf.ScannerOption{
 		Namespaces:     rego.BuiltinNamespaces(),
@@ -63,8 +65,8 @@ func terraformOptions(tfvars []string) []options.ScannerOption {
 // newEngine builds trivy's scanner for one file type around the shared,
 // already compiled checks. The scanners themselves are cheap and hold
 // per-scan state, so each scan gets fresh ones.
-func newEngine(ft detection.FileType, rs *rego.Scanner, tfvars []string) (scanners.FSScanner, error) {
-	base := []options.ScannerOption{rego.WithRegoScanner(rs)}
+func newEngine(ft detection.FileType, rs *rego.Scanner, tfvars []string, extra ...options.ScannerOption) (scanners.FSScanner, error) {
+	base := append([]options.ScannerOption{rego.WithRegoScanner(rs)}, extra...)
 	switch ft {
 	case detection.FileTypeTerraform:
 		return terraform.New(append(base, terraformOptions(tfvars)...)...), nil
@@ -89,8 +91,8 @@ func newEngine(ft detection.FileType, rs *rego.Scanner, tfvars []string) (scanne
 
 // scanType runs one file type's scanner over its in-memory filesystem.
 // A CloudFormation template trivy cannot read is a note, as in trivy.
-func scanType(ctx context.Context, ft detection.FileType, rs *rego.Scanner, fsys fs.FS, tfvars []string) (scan.Results, string, error) {
-	engine, err := newEngine(ft, rs, tfvars)
+func scanType(ctx context.Context, ft detection.FileType, rs *rego.Scanner, fsys fs.FS, tfvars []string, extra ...options.ScannerOption) (scan.Results, string, error) {
+	engine, err := newEngine(ft, rs, tfvars, extra...)
 	if err != nil {
 		return nil, "", err
 	}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aquasecurity/trivy/pkg/iac/detection"
 	"github.com/aquasecurity/trivy/pkg/iac/rego"
@@ -39,6 +40,11 @@ type Options struct {
 	// Logger receives gatehouse's own log lines; nil means slog.Default().
 	// trivy logs through slog.Default() whatever this is.
 	Logger *slog.Logger
+	// CustomCheckBudget bounds the evaluation of one custom check on one
+	// target, CustomScanBudget that of all of them; 0 means
+	// DefaultCustomCheckBudget and DefaultCustomScanBudget.
+	CustomCheckBudget time.Duration
+	CustomScanBudget  time.Duration
 }
 
 // Scanner is the iac check. Build it once with New: the checks are compiled
@@ -49,6 +55,8 @@ type Scanner struct {
 	engine      checks.Engine
 	maxFileSize int64
 	log         *slog.Logger
+
+	customCheckBudget, customScanBudget time.Duration
 }
 
 // New compiles trivy's embedded checks and returns a Scanner that reuses
@@ -64,6 +72,9 @@ func New(opts Options) (*Scanner, error) {
 		engine:      checks.Engine{Name: "trivy", Version: trivyVersion, DataVersion: bundleVersion},
 		maxFileSize: cmp.Or(opts.MaxFileSize, DefaultMaxFileSize),
 		log:         cmp.Or(opts.Logger, slog.Default()),
+
+		customCheckBudget: cmp.Or(opts.CustomCheckBudget, DefaultCustomCheckBudget),
+		customScanBudget:  cmp.Or(opts.CustomScanBudget, DefaultCustomScanBudget),
 	}
 	return s, nil
 }
@@ -78,6 +89,9 @@ func (s *Scanner) Engine() checks.Engine { return s.engine }
 // Run scans the IaC files under t.Dir (or t.Paths inside it). Findings an
 // inline #trivy:ignore comment, .trivyignore or .trivyignore.yaml at the
 // target root suppresses are returned in Result.Suppressed with the reason.
+// The custom checks t carries run after the built-in ones (see loadCustom
+// and runCustom); Result.Custom says what became of each, and their
+// findings carry the check's name in Finding.Custom.
 func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,6 +133,18 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 				all = append(all, convert(r))
 			}
 		}
+	}
+	if len(t.Custom) > 0 {
+		cs, err := loadCustom(t.Custom, s.engine.Version)
+		if err != nil {
+			return nil, fmt.Errorf("iac: custom checks: %w", err)
+		}
+		found, err := s.runCustom(ctx, cs, set)
+		if err != nil {
+			return nil, fmt.Errorf("iac: custom checks: %w", err)
+		}
+		all = append(all, found...)
+		res.Custom = cs.statuses
 	}
 	for _, c := range disambiguate(dedupe(all)) {
 		switch reason := matchIgnore(ignores, c.ids, c.finding.File); {

@@ -30,6 +30,13 @@
 //	    expires: 2026-12-31        # optional: applies through this day (UTC)
 //	enforce: [checks.secrets.mode, checks.iac.min_severity, exceptions]  # org file only
 //
+// checks.custom holds the settings of the custom Rego checks an org or a
+// repository adds (.github/gatehouse/checks): their findings are reported
+// in the iac verdict but judged by these settings, mode off does not load
+// them, and a custom check that could not run fails the iac verdict in
+// block mode (unless on_error is neutral). With checks.iac.mode off and
+// custom checks given, the iac verdict judges the custom findings alone.
+//
 // Modes are block, warn or off; severities critical, high, medium, low or
 // info (lower case). Path globs are doublestar patterns relative to the
 // repository root ("**" crosses directories). Secrets have no min_severity:

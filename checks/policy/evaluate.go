@@ -127,7 +127,9 @@ func checkRank(name string) int {
 	return len(checkNames)
 }
 
-// evaluateCheck decides one check.
+// evaluateCheck decides one check. The iac check also carries the findings
+// of custom checks, which are judged by the checks.custom settings: see
+// customPolicy.
 func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, base Base, now time.Time) checks.Verdict {
 	v := checks.Verdict{Check: name, Notes: p.notesFor(name)}
 	cp, ok := p.Check(name)
@@ -138,11 +140,22 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 		v.Title = "Unknown check: failing closed"
 		return v
 	}
+	ccp, custom := p.customPolicy(name)
+	if custom {
+		v.Notes = append(v.Notes, p.notesWithPrefix("checks."+Custom+".")...)
+	}
 	v.Mode = string(cp.Mode)
+	effective := cp
 	if cp.Mode == ModeOff {
-		v.Conclusion = checks.ConclusionSkipped
-		v.Title = "Check turned off by policy"
-		return v
+		if !custom || ccp.Mode == ModeOff || res == nil || len(res.Custom) == 0 {
+			v.Conclusion = checks.ConclusionSkipped
+			v.Title = "Check turned off by policy"
+			return v
+		}
+		// Built-in rules off, custom checks on and given: the check run
+		// stays, for the custom findings alone.
+		v.Mode, effective = string(ccp.Mode), ccp
+		v.Notes = append(v.Notes, "The built-in "+name+" rules are turned off by policy (checks."+name+".mode: off); only custom checks ran.")
 	}
 	if scanErr != nil {
 		v.Error = scanErr.Error()
@@ -153,8 +166,15 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 			if f.Check == "" {
 				f.Check = name
 			}
-			if g, ok := matchGlob(cp.IgnorePaths, f.File); ok {
-				v.Suppressed = append(v.Suppressed, checks.Suppressed{Finding: f, Reason: p.ignoreReason(name, g)})
+			fcp, settings := cp, name
+			if custom && f.Custom != "" {
+				fcp, settings = ccp, Custom
+			}
+			if fcp.Mode == ModeOff {
+				continue
+			}
+			if g, ok := matchGlob(fcp.IgnorePaths, f.File); ok {
+				v.Suppressed = append(v.Suppressed, checks.Suppressed{Finding: f, Reason: p.ignoreReason(settings, g)})
 				continue
 			}
 			applied, expired := p.exceptionFor(f, now)
@@ -162,7 +182,7 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 				v.Suppressed = append(v.Suppressed, checks.Suppressed{Finding: f, Reason: applied.suppressReason()})
 				continue
 			}
-			ev := judge(p, cp, name, f, base)
+			ev := judge(p, fcp, name, f, base)
 			for _, e := range expired {
 				ev.Reason += "; " + e.expiredNote()
 				if n := e.expiredNote(); !slices.Contains(v.Notes, n) {
@@ -180,8 +200,51 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 		}
 	}
 	checks.SortEvaluated(v.Findings)
-	v.Conclusion, v.Title = conclude(p, cp, &v)
+	v.Conclusion, v.Title = conclude(p, effective, &v)
+	if custom && ccp.Mode != ModeOff && res != nil {
+		judgeRejected(p, ccp, &v, res.RejectedCustom())
+	}
 	return v
+}
+
+// customPolicy returns the checks.custom settings when the named check is
+// the one custom checks report in (iac).
+func (p *Policy) customPolicy(check string) (CheckPolicy, bool) {
+	if check != checks.IaC {
+		return CheckPolicy{}, false
+	}
+	return p.Check(Custom)
+}
+
+// judgeRejected decides what custom checks that did not run (a refused
+// builtin, a compile error, an exhausted time budget) do to the verdict.
+// A check that did not run is never a silent pass: in block mode it fails
+// the check run unless on_error is neutral; in warn mode it is only said.
+func judgeRejected(p *Policy, ccp CheckPolicy, v *checks.Verdict, rejected []checks.CustomStatus) {
+	if len(rejected) == 0 {
+		return
+	}
+	var where []string
+	for _, c := range rejected {
+		where = append(where, c.Location())
+	}
+	what := fmt.Sprintf("%d custom check did not run", len(rejected))
+	if len(rejected) > 1 {
+		what = fmt.Sprintf("%d custom checks did not run", len(rejected))
+	}
+	note := what + ": " + strings.Join(where, ", ") + " (see Rejected custom checks)."
+	switch {
+	case ccp.Mode == ModeWarn:
+		note += " Not blocking: checks.custom.mode is warn."
+	case p.OnError() == OnErrorNeutral:
+		note += " Not blocking: on_error is neutral."
+	case v.Conclusion == checks.ConclusionFailure:
+		v.Title += "; " + what
+	default:
+		v.Conclusion = checks.ConclusionFailure
+		v.Title = "Custom checks rejected: " + what + " (" + v.Title + ")"
+	}
+	v.Notes = append(v.Notes, note)
 }
 
 // ignoreReason says which paths.ignore pattern suppressed a finding.

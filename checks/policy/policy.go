@@ -127,6 +127,17 @@ func (p *Policy) notesFor(check string) []string {
 	return out
 }
 
+// notesWithPrefix returns the notes about settings under prefix.
+func (p *Policy) notesWithPrefix(prefix string) []string {
+	var out []string
+	for _, n := range p.notes {
+		if strings.HasPrefix(n.key, prefix) {
+			out = append(out, n.text)
+		}
+	}
+	return out
+}
+
 // Sources lists the layers that went into the policy, lowest first; the
 // built-in defaults are always first.
 func (p *Policy) Sources() []SourceFile { return slices.Clone(p.sources) }

@@ -406,3 +406,42 @@ func TestMaxFileSizeReachesEveryScanner(t *testing.T) {
 		t.Errorf("secrets: the file under the limit was not scanned (findings in %v)", files)
 	}
 }
+
+// Custom checks travel to the child with the target and are evaluated
+// there: the child reports what became of each and their findings, with
+// the same refusal of network builtins as in-process.
+func TestCustomChecksRunInTheChild(t *testing.T) {
+	r := newRunner(t, sandbox.Config{}, false)
+	team, err := os.ReadFile("../../testdata/custom-checks/kubernetes-team-label/team_label.rego")
+	must(t, err)
+	phoneHome := strings.Replace(string(team), "\tnot input.metadata.labels.team\n",
+		"\tnot input.metadata.labels.team\n\thttp.send({\"method\": \"GET\", \"url\": \"http://127.0.0.1:9/\"})\n", 1)
+	phoneHome = strings.ReplaceAll(phoneHome, "team_label", "phone_home")
+	dir := worldDir(t)
+	must(t, os.WriteFile(filepath.Join(dir, "web.yaml"), []byte("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\n"), 0o644))
+	must(t, openUp(dir))
+	req := checks.Request{Checks: []string{checks.IaC}, Target: checks.Target{Dir: dir, Custom: []checks.CustomCheck{
+		checks.NewCustomCheck("org:team_label.rego", checks.OriginOrg, team),
+		checks.NewCustomCheck("repo:phone_home.rego", checks.OriginRepo, []byte(phoneHome)),
+	}}}
+	resp, err := r.Run(context.Background(), req)
+	if err != nil {
+		t.Fatalf("sandbox: %v", err)
+	}
+	res := resp.Result(checks.IaC)
+	if res == nil {
+		t.Fatalf("no iac result: %v", resp.Errors)
+	}
+	if len(res.Custom) != 2 || res.Custom[0].Rejected != "" || !strings.Contains(res.Custom[1].Rejected, "calls http.send") {
+		t.Fatalf("custom statuses = %+v", res.Custom)
+	}
+	var found []string
+	for _, f := range res.Findings {
+		if f.Custom != "" {
+			found = append(found, fmt.Sprintf("%s %s:%d %s", f.RuleID, f.File, f.StartLine, f.Custom))
+		}
+	}
+	if want := "ORG-K8S-001 web.yaml:3 org:team_label.rego"; len(found) != 1 || found[0] != want {
+		t.Errorf("custom findings from the child = %v, want [%s]", found, want)
+	}
+}

@@ -45,7 +45,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(), newScan(), newDB(), newPolicy(), newSetup(), newDoctor(), newEvidence(), newVersion())
+	root.AddCommand(newServe(), newScan(), newDB(), newPolicy(), newChecks(), newSetup(), newDoctor(), newEvidence(), newVersion())
 	root.AddCommand(hiddenCommands()...)
 	return root
 }

@@ -17,13 +17,14 @@ import (
 
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/format"
+	"github.com/gatehouse/gatehouse/checks/iac"
 	"github.com/gatehouse/gatehouse/checks/policy"
 	"github.com/gatehouse/gatehouse/checks/registry"
 )
 
 type scanFlags struct {
 	base, formatName, dataDir, policyFile string
-	checkNames                            []string
+	checkNames, customDirs                []string
 }
 
 func newScan() *cobra.Command {
@@ -38,7 +39,9 @@ not only the final tree), and dependency and IaC findings already present at
 REV are reported as existing, not blocking.
 
 The policy comes from --policy (or $GATEHOUSE_POLICY_FILE) and DIR's own
-.github/gatehouse.yml. Exit codes: 0 nothing blocks, 1 something blocks,
+.github/gatehouse.yml. --custom-checks DIR adds the custom Rego checks in
+DIR (as the server reads them from .github/gatehouse/checks), under the same
+rules. Exit codes: 0 nothing blocks, 1 something blocks,
 2 usage or internal error.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +58,7 @@ The policy comes from --policy (or $GATEHOUSE_POLICY_FILE) and DIR's own
 	fs.StringSliceVar(&f.checkNames, "checks", nil, "checks to run (default: all)")
 	envString(fs, &f.dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory (vulnerability DB)")
 	envString(fs, &f.policyFile, "policy", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file")
+	fs.StringSliceVar(&f.customDirs, "custom-checks", nil, "directories of custom Rego checks to run with the iac check (e.g. .github/gatehouse/checks)")
 	return cmd
 }
 
@@ -90,6 +94,13 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	}
 	runner := set.Runner()
 	target := checks.Target{Dir: abs}
+	for _, d := range f.customDirs {
+		cc, err := iac.LoadCustomDir(d, checks.OriginRepo)
+		if err != nil {
+			return fmt.Errorf("--custom-checks: %w", err)
+		}
+		target.Custom = append(target.Custom, cc...)
+	}
 	var base policy.Base
 	if f.base != "" {
 		head, err := gitOut(ctx, abs, "rev-parse", "--verify", "HEAD^{commit}")
@@ -116,7 +127,7 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 			}
 		}
 		if len(tree) > 0 {
-			resp, err := runner.Run(ctx, checks.Request{Target: checks.Target{Dir: tmp}, Checks: tree})
+			resp, err := runner.Run(ctx, checks.Request{Target: checks.Target{Dir: tmp, Custom: target.Custom}, Checks: tree})
 			if err != nil {
 				return err
 			}
