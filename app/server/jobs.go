@@ -28,6 +28,10 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
 			return queue.Cancel(err) // uninstalled: stop, do not retry
 		}
+		if wait := rateLimited(err); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindDelivery, "rate_limit").Inc()
+			return queue.Snooze(wait)
+		}
 		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: min(2*time.Minute, s.cfg.ScanTimeout)})
 	q.Register(jobs.KindScan, func(ctx context.Context, j *queue.Job) error {
@@ -35,9 +39,18 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode scan job: %w", err))
 		}
+		if wait, reason := s.admit(ctx, j, a.InstallationID); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindScan, reason).Inc()
+			return queue.Snooze(wait)
+		}
+		defer s.limits.Release(ctx, a.InstallationID, slotHolder(j))
 		err := s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a) })
 		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
 			return queue.Cancel(err) // uninstalled: stop, do not retry
+		}
+		if wait := rateLimited(err); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindScan, "rate_limit").Inc()
+			return queue.Snooze(wait) // GitHub said when: not a failed attempt
 		}
 		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: s.cfg.ScanTimeout})

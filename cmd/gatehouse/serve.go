@@ -11,6 +11,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/api"
 	"github.com/gatehouse/gatehouse/app/evidence"
+	"github.com/gatehouse/gatehouse/app/metrics"
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/app/setup"
@@ -25,7 +26,7 @@ type serveFlags struct {
 	addr, previousSecret, policyFile string
 	dbRepository                     string
 	offline                          bool
-	workers                          int
+	workers, installationConcurrency int
 	apiTokens, evidenceRetention     string
 	scanTimeout                      time.Duration
 	logFormat, logLevel              string
@@ -49,6 +50,7 @@ func newServe() *cobra.Command {
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
+	envInt(fs, &f.installationConcurrency, "installation-concurrency", "GATEHOUSE_INSTALLATION_CONCURRENCY", 8, "most scans running at once for one installation, across all replicas (0: no bound)")
 	envString(fs, &f.apiTokens, "api-tokens", "GATEHOUSE_API_TOKENS", "", "comma-separated bearer tokens of the evidence API (none: the API is off)")
 	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
@@ -83,6 +85,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		Addr: f.addr, DataDir: f.dataDir, DatabaseURL: f.dbURL, Role: f.role,
 		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log, ScanTimeout: f.scanTimeout,
 		APITokens: api.ParseTokens(f.apiTokens), Version: version,
+		InstallationConcurrency: f.installationConcurrency, Metrics: metrics.New(),
 	}
 	retention, err := evidence.ParseRetention(f.evidenceRetention)
 	if err != nil {
@@ -133,7 +136,8 @@ func runServe(ctx context.Context, f serveFlags) error {
 		}
 		// Repository content is parsed only in sandboxed, single-use
 		// children (warm: engines loaded before a job arrives).
-		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Logger: log})
+		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Logger: log,
+			Observer: metrics.SandboxObserver{M: cfg.Metrics}})
 		if err != nil {
 			return err
 		}
