@@ -21,6 +21,7 @@ type Metrics struct {
 	WebhooksReceived *prometheus.CounterVec   // event, result
 	IntakeLatency    prometheus.Histogram     // seconds from request to answer
 	JobDuration      *prometheus.HistogramVec // kind, outcome
+	JobsRunning      *prometheus.GaugeVec     // kind: jobs this process is working now
 	JobsSnoozed      *prometheus.CounterVec   // kind, reason (rate_limit, installation_busy)
 	CheckDuration    *prometheus.HistogramVec // check, outcome (ok, error)
 	Verdicts         *prometheus.CounterVec   // check, conclusion
@@ -54,6 +55,9 @@ func New() *Metrics {
 			Name: "gatehouse_job_duration_seconds", Help: "Queue job duration, by kind and outcome.",
 			Buckets: durations,
 		}, []string{"kind", "outcome"}),
+		JobsRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gatehouse_jobs_running", Help: "Jobs this process is working on now, by kind.",
+		}, []string{"kind"}),
 		JobsSnoozed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gatehouse_jobs_snoozed_total", Help: "Jobs put back without running, by kind and reason (rate_limit, installation_busy).",
 		}, []string{"kind", "reason"}),
@@ -90,10 +94,29 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(32<<20, 2, 8), // 32 MiB … 4 GiB
 		}),
 	}
-	r.MustRegister(m.WebhooksReceived, m.IntakeLatency, m.JobDuration, m.JobsSnoozed, m.CheckDuration, m.Verdicts,
+	r.MustRegister(m.WebhooksReceived, m.IntakeLatency, m.JobDuration, m.JobsRunning, m.JobsSnoozed, m.CheckDuration, m.Verdicts,
 		m.Findings, m.ScanBytes, m.GitHubRequests, m.RateLimitRemain, m.RateLimitPauses,
 		m.SandboxStarts, m.SandboxKills, m.SandboxPeakRSS)
+	// Series that exist from the start, at zero, so that an alert on them
+	// works before the first event (the others appear with their first).
+	for _, reason := range []string{"timeout", "output", "canceled", "dismissed"} {
+		m.SandboxKills.WithLabelValues(reason)
+	}
+	for _, limit := range []string{"primary", "secondary"} {
+		m.RateLimitPauses.WithLabelValues(limit)
+	}
 	return m
+}
+
+// InitKinds creates the per-kind series of the job kinds this process
+// handles, at zero.
+func (m *Metrics) InitKinds(kinds ...string) {
+	for _, k := range kinds {
+		m.JobsRunning.WithLabelValues(k)
+		for _, reason := range []string{"rate_limit", "installation_busy"} {
+			m.JobsSnoozed.WithLabelValues(k, reason)
+		}
+	}
 }
 
 // Handler serves the registry in the Prometheus text format.

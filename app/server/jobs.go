@@ -19,6 +19,7 @@ import (
 )
 
 func (s *Server) registerJobs(q *queue.Queue) {
+	s.metrics.InitKinds(jobs.KindDelivery, jobs.KindScan)
 	q.Register(jobs.KindDelivery, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Delivery
 		if err := json.Unmarshal(j.Args, &a); err != nil {
@@ -58,6 +59,9 @@ func (s *Server) registerJobs(q *queue.Queue) {
 
 func (s *Server) timed(kind string, fn func() error) error {
 	start := time.Now()
+	running := s.metrics.JobsRunning.WithLabelValues(kind)
+	running.Inc()
+	defer running.Dec()
 	err := fn()
 	outcome := "ok"
 	if err != nil {
