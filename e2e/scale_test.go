@@ -91,9 +91,7 @@ func TestScaleOutOnPostgres(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	for _, pr := range prs {
-		h.waitRuns("octo/demo", pr.HeadSHA, 3)
-	}
+	waitAllRuns(t, fake, prs)
 	verdicts := time.Since(start)
 	// Comments are posted after the check runs complete: wait until the
 	// queue is empty, as the web replica's metrics tell it.
@@ -163,6 +161,41 @@ func killMidScan(t *testing.T, w *proc, did func(*proc) int) scrape {
 			t.Fatalf("worker never had a scan running after one reported:\n%s", w.Logs())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitAllRuns waits until every pull request has three completed check
+// runs. Scans do not finish in delivery order (a scan snoozed while its
+// installation is at its bound goes behind the others), so the hang guard
+// is on progress: it fails when no check run completes for three minutes.
+func waitAllRuns(t *testing.T, fake *githubtest.Server, prs []githubtest.PullRequest) {
+	t.Helper()
+	done, last := -1, time.Now()
+	for {
+		completed := map[string]int{}
+		n := 0
+		for _, r := range fake.CheckRuns("octo/demo") {
+			if r.Status == "completed" {
+				completed[r.HeadSHA]++
+				n++
+			}
+		}
+		var waiting []int
+		for i, pr := range prs {
+			if completed[pr.HeadSHA] < 3 {
+				waiting = append(waiting, i)
+			}
+		}
+		if len(waiting) == 0 {
+			return
+		}
+		if n > done {
+			done, last = n, time.Now()
+		}
+		if time.Since(last) > 3*time.Minute {
+			t.Fatalf("no check run completed for 3 minutes; %d pull requests still waiting: %v", len(waiting), waiting)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 

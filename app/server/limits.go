@@ -12,10 +12,18 @@ import (
 	"github.com/gatehouse/gatehouse/app/queue"
 )
 
-// busyRetry is how long a scan waits when its installation has as many
-// scans running as it may; jittered so that waiting jobs do not return in
-// lockstep.
-const busyRetry = 3 * time.Second
+// When a scan's installation has as many scans running as it may, the job
+// first waits in place for up to busyWait, asking every busyPoll (a slot
+// freed soon goes to a job that was already fetched, instead of to
+// whichever job the queue hands out next), then is snoozed for busyRetry
+// plus jitter, so that waiting jobs do not return in lockstep. A snoozed
+// job goes behind the jobs that were due before it: under a binding bound
+// the order of scans is not first come, first served.
+const (
+	busyWait  = 2 * time.Second
+	busyPoll  = 200 * time.Millisecond
+	busyRetry = 3 * time.Second
+)
 
 // admit decides whether a scan job may run now, under its installation's
 // limits shared by every replica: not while the installation is paused by a
@@ -27,15 +35,27 @@ func (s *Server) admit(ctx context.Context, j *queue.Job, installation int64) (t
 	if until := s.limits.PausedUntil(ctx, installation); time.Until(until) > 0 {
 		return time.Until(until) + jitter(time.Second), "rate_limit"
 	}
-	ok, err := s.limits.Acquire(ctx, installation, slotHolder(j))
-	if err != nil {
-		s.log.WarnContext(ctx, "installation concurrency not checked", slog.Int64("installation", installation), slog.String("error", err.Error()))
-		return 0, ""
+	deadline := time.Now().Add(busyWait)
+	for {
+		ok, err := s.limits.Acquire(ctx, installation, slotHolder(j))
+		if err != nil {
+			s.log.WarnContext(ctx, "installation concurrency not checked", slog.Int64("installation", installation), slog.String("error", err.Error()))
+			return 0, ""
+		}
+		if ok {
+			return 0, ""
+		}
+		if time.Now().After(deadline) {
+			return busyRetry + jitter(busyRetry), "installation_busy"
+		}
+		timer := time.NewTimer(busyPoll + jitter(busyPoll/2))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return busyRetry, "installation_busy"
+		case <-timer.C:
+		}
 	}
-	if !ok {
-		return busyRetry + jitter(busyRetry), "installation_busy"
-	}
-	return 0, ""
 }
 
 // slotHolder names a job's installation slot: the same across the job's
