@@ -85,9 +85,9 @@ func TestScaleOutOnPostgres(t *testing.T) {
 			}
 		}()
 		if i == n/2 {
-			// Kill w1 mid-scan: once it has reported a scan and its own
-			// metrics say it is working on another.
-			w1Last = killMidScan(t, w1, did)
+			// Kill w1 mid-scan: once it has reported a share of the scans
+			// and its own metrics say it is working on another.
+			w1Last = killMidScan(t, w1, did, max(1, n/20))
 		}
 	}
 	wg.Wait()
@@ -142,13 +142,14 @@ func TestScaleOutOnPostgres(t *testing.T) {
 	}
 }
 
-// killMidScan waits until w has reported a scan and is working on one, by
-// its own metrics, then SIGKILLs it and returns its last scrape.
-func killMidScan(t *testing.T, w *proc, did func(*proc) int) scrape {
+// killMidScan waits until w has reported at least reported scans and is
+// working on one, by its own metrics, then SIGKILLs it and returns its
+// last scrape.
+func killMidScan(t *testing.T, w *proc, did func(*proc) int, reported int) scrape {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Minute) // a hang guard
 	for {
-		if did(w) > 0 {
+		if did(w) >= reported {
 			if s, err := scrapeMetrics(w.addr); err == nil {
 				if running, _ := s.total("gatehouse_jobs_running", l("kind", "scan")); running > 0 {
 					w.kill(t)
