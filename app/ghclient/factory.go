@@ -35,6 +35,9 @@ type Config struct {
 	Observe func(resp *http.Response, err error)
 	// UserAgent sent with every request.
 	UserAgent string
+	// Limits shares installations' rate limits with the other replicas
+	// (nil: each request only learns from its own answers).
+	Limits *Limiter
 }
 
 // Factory builds and caches GitHub clients for the app and its installations.
@@ -81,6 +84,7 @@ func New(cfg Config) (*Factory, error) {
 	tr := &retryTransport{
 		next: base, maxRetries: cfg.MaxRetries, baseDelay: cfg.RetryBaseDelay,
 		maxWait: cfg.MaxRateLimitWait, log: cfg.Logger, now: time.Now, observe: cfg.Observe,
+		limits: cfg.Limits,
 	}
 	apps, err := ghinstallation.NewAppsTransport(tr, cfg.AppID, cfg.PrivateKey)
 	if err != nil {
@@ -104,7 +108,7 @@ func (f *Factory) App() (*github.Client, error) {
 // Installation returns a client authenticated as the installation; tokens
 // are cached until a minute before they expire.
 func (f *Factory) Installation(id int64) (*github.Client, error) {
-	return f.client(f.installation(id))
+	return f.client(installationTransport{id: id, next: f.installation(id)})
 }
 
 // Token returns a valid installation token (for git over https). It never

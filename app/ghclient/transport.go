@@ -8,8 +8,34 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
+
+type installationKey struct{}
+
+// WithInstallation marks ctx as belonging to a request for installation id
+// (the installation clients do it), so the transport applies the
+// installation's shared limits and metrics can name it.
+func WithInstallation(ctx context.Context, id int64) context.Context {
+	return context.WithValue(ctx, installationKey{}, id)
+}
+
+// InstallationOf returns the installation a request's context is for.
+func InstallationOf(ctx context.Context) (int64, bool) {
+	id, ok := ctx.Value(installationKey{}).(int64)
+	return id, ok && id > 0
+}
+
+// installationTransport tags each request with its installation.
+type installationTransport struct {
+	id   int64
+	next http.RoundTripper
+}
+
+func (t installationTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	return t.next.RoundTrip(req.WithContext(WithInstallation(req.Context(), t.id)))
+}
 
 // retryTransport retries what GitHub asks to be retried, within bounds: 5xx
 // answers and connection errors with exponential backoff, secondary rate
@@ -28,6 +54,7 @@ type retryTransport struct {
 	log        *slog.Logger
 	now        func() time.Time
 	observe    func(resp *http.Response, err error) // metrics hook, may be nil
+	limits     *Limiter                             // shared per-installation pauses, may be nil
 }
 
 // RateLimitError is returned when GitHub's rate limit would require waiting
@@ -41,7 +68,13 @@ func (e *RateLimitError) Error() string {
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	inst, limited := t.limited(req)
 	for attempt := 0; ; attempt++ {
+		if limited {
+			if err := t.awaitPause(req, inst); err != nil {
+				return nil, err
+			}
+		}
 		r := req
 		if attempt > 0 {
 			var err error
@@ -52,6 +85,11 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := t.next.RoundTrip(r)
 		if t.observe != nil {
 			t.observe(resp, err)
+		}
+		if limited && err == nil {
+			if until, limit, ok := limitOf(resp, t.now()); ok {
+				t.limits.Pause(req.Context(), inst, until, limit)
+			}
 		}
 		wait, retry, limitErr := t.decide(req, resp, err, attempt)
 		if limitErr != nil {
@@ -73,6 +111,65 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		case <-timer.C:
 		}
 	}
+}
+
+// limited reports whether req is subject to an installation's shared
+// limits: made with an installation's token, not the app's request for
+// that token.
+func (t *retryTransport) limited(req *http.Request) (int64, bool) {
+	if t.limits == nil || strings.HasSuffix(req.URL.Path, "/access_tokens") {
+		return 0, false
+	}
+	return InstallationOf(req.Context())
+}
+
+// awaitPause waits out a pause of the installation that this or another
+// replica recorded, or fails with a RateLimitError when it lasts longer
+// than the transport waits.
+func (t *retryTransport) awaitPause(req *http.Request, inst int64) error {
+	until := t.limits.PausedUntil(req.Context(), inst)
+	wait := until.Sub(t.now())
+	if wait <= 0 {
+		return nil
+	}
+	if wait > t.maxWait {
+		return &RateLimitError{Until: until}
+	}
+	t.log.LogAttrs(req.Context(), slog.LevelInfo, "github request waits for the installation's rate limit",
+		slog.Int64("installation", inst), slog.String("path", req.URL.Path), slog.Duration("wait", wait))
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-req.Context().Done():
+		return req.Context().Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+// limitOf reads a rate limit from an answer: a secondary limit (403/429
+// with Retry-After) or the primary one running out (x-ratelimit-remaining
+// 0, until x-ratelimit-reset), on any status.
+func limitOf(resp *http.Response, now time.Time) (time.Time, string, bool) {
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusForbidden {
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			secs, err := strconv.Atoi(ra)
+			if err != nil || secs < 0 {
+				secs = 60
+			}
+			if secs > 0 {
+				return now.Add(time.Duration(secs) * time.Second), "secondary", true
+			}
+		}
+	}
+	if resp.Header.Get("X-Ratelimit-Remaining") == "0" {
+		if reset, err := strconv.ParseInt(resp.Header.Get("X-Ratelimit-Reset"), 10, 64); err == nil {
+			if until := time.Unix(reset, 0); until.After(now) {
+				return until, "primary", true
+			}
+		}
+	}
+	return time.Time{}, "", false
 }
 
 // decide says whether and when to retry. It returns a RateLimitError when

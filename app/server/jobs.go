@@ -19,6 +19,7 @@ import (
 )
 
 func (s *Server) registerJobs(q *queue.Queue) {
+	s.metrics.InitKinds(jobs.KindDelivery, jobs.KindScan)
 	q.Register(jobs.KindDelivery, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Delivery
 		if err := json.Unmarshal(j.Args, &a); err != nil {
@@ -28,6 +29,10 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
 			return queue.Cancel(err) // uninstalled: stop, do not retry
 		}
+		if wait := rateLimited(err); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindDelivery, "rate_limit").Inc()
+			return queue.Snooze(wait)
+		}
 		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: min(2*time.Minute, s.cfg.ScanTimeout)})
 	q.Register(jobs.KindScan, func(ctx context.Context, j *queue.Job) error {
@@ -35,11 +40,20 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		if err := json.Unmarshal(j.Args, &a); err != nil {
 			return queue.Cancel(fmt.Errorf("decode scan job: %w", err))
 		}
+		if wait, reason := s.admit(ctx, j, a.InstallationID); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindScan, reason).Inc()
+			return queue.Snooze(wait)
+		}
+		defer s.limits.Release(ctx, a.InstallationID, slotHolder(j))
 		// The verdict's evidence commits with the job's completion.
 		complete := func(ctx context.Context, fn func(tx *store.Tx) error) error { return j.CompleteTx(ctx, s.store, fn) }
 		err := s.timed(jobs.KindScan, func() error { return s.worker.Scan(ctx, a, complete) })
 		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
 			return queue.Cancel(err) // uninstalled: stop, do not retry
+		}
+		if wait := rateLimited(err); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindScan, "rate_limit").Inc()
+			return queue.Snooze(wait) // GitHub said when: not a failed attempt
 		}
 		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: s.cfg.ScanTimeout})
@@ -47,6 +61,9 @@ func (s *Server) registerJobs(q *queue.Queue) {
 
 func (s *Server) timed(kind string, fn func() error) error {
 	start := time.Now()
+	running := s.metrics.JobsRunning.WithLabelValues(kind)
+	running.Inc()
+	defer running.Dec()
 	err := fn()
 	outcome := "ok"
 	if err != nil {

@@ -83,6 +83,13 @@ type Config struct {
 	// handed to another worker once it would have timed out, plus a margin
 	// of half the timeout (10s to 1m).
 	ScanTimeout time.Duration
+	// InstallationConcurrency bounds the scans running at once for one
+	// installation across every replica (GATEHOUSE_INSTALLATION_CONCURRENCY);
+	// 0 means no bound.
+	InstallationConcurrency int
+	// Metrics receives the process's metrics (nil: New makes them); serve
+	// makes them first so that the sandbox can report to them too.
+	Metrics *metrics.Metrics
 }
 
 // Server is a running gatehouse serve.
@@ -93,6 +100,7 @@ type Server struct {
 	queue   *queue.Queue
 	metrics *metrics.Metrics
 	gh      *ghclient.Factory
+	limits  *ghclient.Limiter
 	worker  *worker.Worker
 	planner *planner.Planner
 	http    *http.Server
@@ -154,12 +162,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ScanTimeout <= 0 {
 		cfg.ScanTimeout = 10 * time.Minute
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, metrics: metrics.New()}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, metrics: cfg.Metrics}
+	if cfg.DBUpdatedAt != nil {
+		s.metrics.WatchVulnDB(cfg.DBUpdatedAt, time.Now)
+	}
 	st, err := store.Open(ctx, store.Config{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
 	s.store = st
+	s.limits = ghclient.NewLimiter(ghclient.LimiterConfig{
+		Store: st, MaxConcurrent: cfg.InstallationConcurrency, SlotTTL: cfg.ScanTimeout + time.Minute, Logger: cfg.Logger,
+		OnPause: func(_ int64, limit string, _ time.Time) { s.metrics.RateLimitPauses.WithLabelValues(limit).Inc() },
+	})
 	if s.evidence, err = evidence.New(ctx, evidence.Config{Store: st, Logger: cfg.Logger}); err != nil {
 		_ = st.Close()
 		return nil, err
@@ -191,6 +209,7 @@ func (s *Server) setup() error {
 		return err
 	}
 	s.queue = q
+	s.watchQueue([]string{jobs.KindDelivery, jobs.KindScan})
 	if workers > 0 {
 		if err := s.buildWork(s.gh, q); err != nil { // issue 11: shared with Configure (setup.go)
 			return err
@@ -309,14 +328,6 @@ func (s *Server) readyz(c *gin.Context) {
 		}
 	}
 	c.JSON(status, out)
-}
-
-func (s *Server) observeGitHub(resp *http.Response, err error) {
-	if err != nil {
-		s.metrics.GitHubRequests.WithLabelValues(family(nil), "error").Inc()
-		return
-	}
-	s.metrics.GitHubRequests.WithLabelValues(family(resp.Request), fmt.Sprint(resp.StatusCode)).Inc()
 }
 
 // Idle reports whether no job is waiting, scheduled, running or due for a

@@ -48,6 +48,7 @@ func (s *Server) newFactory(urls ghclient.URLs, appID int64, key []byte) (*ghcli
 	return ghclient.New(ghclient.Config{
 		URLs: urls, AppID: appID, PrivateKey: key, Logger: s.cfg.Logger,
 		Transport: s.cfg.GitHubTransport, RetryBaseDelay: s.cfg.RetryBaseDelay, Observe: s.observeGitHub,
+		Limits: s.limits,
 	})
 }
 
@@ -75,7 +76,7 @@ func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 		DetailsURL: s.detailsURL,
 	})
 	s.worker = worker.New(worker.Config{
-		Clients: gh, Runner: cfg.Runner, Decider: cfg.Decider, Checks: cfg.Checks,
+		Clients: gh, Runner: meteredRunner{cfg.Runner, s.metrics}, Decider: meteredDecider{cfg.Decider, s.metrics}, Checks: cfg.Checks,
 		WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
 		Store: s.store, BotLogin: s.botLogin,
 		DetailsURL: s.detailsURL, Evidence: s.evidence, Version: cfg.Version,

@@ -47,3 +47,32 @@ func (s *Store) RequeueOrphanedSQLiteJobs(ctx context.Context) (int64, error) {
 	}
 	return n, nil
 }
+
+// ActiveJobCounts counts the queue's jobs that are not finished, by kind and
+// state ("available", "pending", "running", "retryable", "scheduled"). It
+// reads only those states, which river's fetch index leads with, so it stays
+// cheap however many finished jobs the table keeps: metrics call it at every
+// scrape.
+func (q Queries) ActiveJobCounts(ctx context.Context) (map[[2]string]int, error) {
+	rows, err := q.db.query(ctx, `SELECT kind, CAST(state AS TEXT), count(*) FROM river_job
+		WHERE state IN ('available', 'pending', 'running', 'retryable', 'scheduled') GROUP BY kind, state`)
+	if err != nil {
+		return nil, fmt.Errorf("count active jobs: %w", err)
+	}
+	defer rows.Close()
+	counts := map[[2]string]int{}
+	for rows.Next() {
+		var (
+			kind, state string
+			n           int64
+		)
+		if err := rows.Scan(&kind, &state, &n); err != nil {
+			return nil, fmt.Errorf("count active jobs: %w", err)
+		}
+		counts[[2]string{kind, state}] = int(n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("count active jobs: %w", err)
+	}
+	return counts, nil
+}

@@ -66,6 +66,12 @@ func run(rate int, duration time.Duration, dbURL, payloadPath string) error {
 		return err
 	}
 	defer os.RemoveAll(dataDir)
+	// A shared Postgres may hold earlier runs' deliveries: count what this
+	// run adds.
+	before, err := countDeliveries(dbURL, dataDir)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv, err := server.New(ctx, server.Config{
@@ -119,15 +125,11 @@ func run(rate int, duration time.Duration, dbURL, payloadPath string) error {
 	if err := <-done; err != nil {
 		return err
 	}
-	st, err := store.Open(context.Background(), store.Config{URL: dbURL, DataDir: dataDir})
+	after, err := countDeliveries(dbURL, dataDir)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	stored, err := st.CountDeliveries(context.Background())
-	if err != nil {
-		return err
-	}
+	stored := after - before
 	slices.Sort(lat)
 	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
 	db := "sqlite"
@@ -141,4 +143,13 @@ func run(rate int, duration time.Duration, dbURL, payloadPath string) error {
 		return fmt.Errorf("lost deliveries")
 	}
 	return nil
+}
+
+func countDeliveries(dbURL, dataDir string) (int, error) {
+	st, err := store.Open(context.Background(), store.Config{URL: dbURL, DataDir: dataDir})
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return st.CountDeliveries(context.Background())
 }

@@ -169,6 +169,9 @@ type Config struct {
 	LogLevel slog.Leveler
 	// Logger receives the sandbox's log lines; nil means slog.Default().
 	Logger *slog.Logger
+	// Observer is told about child starts, kills and exits (metrics);
+	// nil means nobody.
+	Observer Observer
 }
 
 // resolved is Config with every default filled in.
@@ -222,6 +225,9 @@ func (c Config) resolve() (resolved, error) {
 	}
 	if r.Logger == nil {
 		r.Logger = slog.Default()
+	}
+	if r.Observer == nil {
+		r.Observer = nopObserver{}
 	}
 	if r.LogLevel == nil {
 		r.LogLevel = slog.LevelWarn

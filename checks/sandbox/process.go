@@ -29,6 +29,7 @@ type child struct {
 	ready   readyMsg
 	lim     Limits
 	log     *slog.Logger
+	obs     Observer
 
 	mu     sync.Mutex
 	killed string // why the parent killed it; "" if it did not
@@ -84,9 +85,11 @@ func (r *Runner) spawn(v nsVariant, detectOnly bool) (*child, error) {
 		closeAll(inW, outR, errR)
 		return fail(fmt.Errorf("sandbox: start child (%s namespaces): %w", v.name, err))
 	}
+	cfg.Observer.ChildStarted()
 	c := &child{
 		cmd: cmd, stdin: inW, rawOut: outR, stdout: bufio.NewReaderSize(outR, 64<<10),
 		stderr: &tail{max: 16 << 10}, scratch: scratch, exited: make(chan struct{}), lim: cfg.Limits, log: r.log,
+		obs: cfg.Observer,
 	}
 	stderrDone := make(chan struct{})
 	go c.copyStderr(errR, stderrDone)
@@ -198,6 +201,7 @@ func (c *child) awaitReady(ctx context.Context, timeout time.Duration) error {
 // serve hands the child its job and reads the answer: at most maxOutput
 // bytes, within the context's deadline. The child is gone when it returns.
 func (c *child) serve(ctx context.Context, req jobMsg, lim Limits) (*resultMsg, error) {
+	defer func() { c.obs.ChildExited(peakRSS(c.cmd.ProcessState)) }() // after cleanup: reaped
 	defer c.cleanup()
 	stop := make(chan struct{})
 	defer close(stop)
@@ -237,13 +241,17 @@ func (c *child) serve(ctx context.Context, req jobMsg, lim Limits) (*resultMsg, 
 // every process of the namespace). The first reason given is kept.
 func (c *child) kill(reason string) {
 	c.mu.Lock()
-	if c.killed == "" {
+	first := c.killed == ""
+	if first {
 		c.killed = reason
 	}
 	c.mu.Unlock()
 	select {
 	case <-c.exited: // reaped: its process group id may belong to another process now
 	default:
+		if first {
+			c.obs.ChildKilled(reason)
+		}
 		killGroup(c.cmd.Process)
 	}
 	// Unblock a read of the answer even if some process still holds the

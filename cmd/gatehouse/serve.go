@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/api"
 	"github.com/gatehouse/gatehouse/app/evidence"
+	"github.com/gatehouse/gatehouse/app/metrics"
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/app/setup"
@@ -26,7 +27,7 @@ type serveFlags struct {
 	addr, previousSecret, policyFile string
 	dbRepository                     string
 	offline                          bool
-	workers                          int
+	workers, installationConcurrency int
 	apiTokens, evidenceRetention     string
 	scanTimeout, checkTimeout        time.Duration
 	maxFileSize                      string
@@ -51,6 +52,7 @@ func newServe() *cobra.Command {
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
+	envInt(fs, &f.installationConcurrency, "installation-concurrency", "GATEHOUSE_INSTALLATION_CONCURRENCY", 8, "most scans running at once for one installation, across all replicas (0: no bound)")
 	envString(fs, &f.apiTokens, "api-tokens", "GATEHOUSE_API_TOKENS", "", "comma-separated bearer tokens of the evidence API (none: the API is off)")
 	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
 	envString(fs, &f.maxFileSize, "max-file-size", "GATEHOUSE_MAX_FILE_SIZE", "", "largest file each scanner reads (e.g. 10MB); larger files are listed as limit hits. Empty: the engines' defaults (secrets 10 MB, iac 10 MiB, dependencies 64 MiB)")
@@ -87,6 +89,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		Addr: f.addr, DataDir: f.dataDir, DatabaseURL: f.dbURL, Role: f.role,
 		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log, ScanTimeout: f.scanTimeout,
 		APITokens: api.ParseTokens(f.apiTokens), Version: version,
+		InstallationConcurrency: f.installationConcurrency, Metrics: metrics.New(),
 	}
 	retention, err := evidence.ParseRetention(f.evidenceRetention)
 	if err != nil {
@@ -141,7 +144,8 @@ func runServe(ctx context.Context, f serveFlags) error {
 		if err != nil {
 			return err
 		}
-		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Limits: lim, Logger: log})
+		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Limits: lim, Logger: log,
+			Observer: metrics.SandboxObserver{M: cfg.Metrics}})
 		if err != nil {
 			return err
 		}
