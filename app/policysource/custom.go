@@ -114,7 +114,7 @@ func readChecksDir(ctx context.Context, gh *github.Client, owner, repo, ref, ori
 func changedChecks(files []string) []string {
 	var out []string
 	for _, f := range files {
-		if path.Dir(f) == ChecksDir && strings.HasSuffix(f, ".rego") {
+		if path.Dir(f) == ChecksDir && checks.IsCustomCheckFile(path.Base(f)) {
 			out = append(out, f)
 		}
 	}

@@ -49,9 +49,8 @@ type prepared struct {
 func (s *Source) Prepare(ctx context.Context, gh *github.Client, scan jobs.Scan) (*worker.Prepared, error) {
 	pol, err := s.Resolve(ctx, gh, scan)
 	if err != nil {
-		var pe *policy.ParseError
-		if !errors.As(err, &pe) && !errors.Is(err, errPolicy) {
-			return nil, err
+		if !isPolicyError(err) {
+			return nil, err // GitHub unreachable: retry the job
 		}
 		return &worker.Prepared{State: prepared{err: err}}, nil
 	}
@@ -81,8 +80,7 @@ func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Dec
 		pol, err = s.Resolve(ctx, in.GH, in.Scan)
 	}
 	if err != nil {
-		var pe *policy.ParseError
-		if !errors.As(err, &pe) && !errors.Is(err, errPolicy) {
+		if !isPolicyError(err) {
 			return nil, err // GitHub unreachable: retry the job
 		}
 		return &worker.Decision{Verdicts: policyFailure(in.Checks, err)}, nil
@@ -133,6 +131,14 @@ func (s *Source) Decide(ctx context.Context, in worker.DecideInput) (*worker.Dec
 }
 
 var errPolicy = errors.New("policy")
+
+// isPolicyError reports whether err is about the policy file itself (it
+// does not parse, is too large, is a directory), which fails the checks,
+// rather than about reading it (which retries the job).
+func isPolicyError(err error) bool {
+	var pe *policy.ParseError
+	return errors.As(err, &pe) || errors.Is(err, errPolicy)
+}
 
 // Resolve reads the org and repo files for a scan and merges them over the
 // defaults and the server file.

@@ -47,3 +47,14 @@ func TestLimitHitFailsABlockingCheck(t *testing.T) {
 		})
 	}
 }
+
+func TestChangedChecks(t *testing.T) {
+	got := changedChecks([]string{
+		".github/gatehouse/checks/team.rego", ".github/gatehouse/checks/team_test.rego",
+		".github/gatehouse/checks/sub/x.rego", ".github/gatehouse.yml", "k8s/web.yaml", ".github/gatehouse/checks/README.md",
+	})
+	want := []string{".github/gatehouse/checks/team.rego"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("changedChecks = %v, want %v", got, want)
+	}
+}

@@ -101,11 +101,14 @@ func RunRegoTests(ctx context.Context, dir string) (*RegoTestReport, error) {
 	if rep.Checks, err = Vet(cc); err != nil {
 		return nil, err
 	}
-	libs, err := rego.LoadEmbeddedLibraries()
+	emb, err := loadEmbedded()
 	if err != nil {
-		return nil, fmt.Errorf("load trivy's embedded libraries: %w", err)
+		return nil, err
 	}
-	mods := maps.Clone(libs)
+	mods := make(map[string]*ast.Module, len(emb.libs))
+	for name, m := range emb.libs {
+		mods[name] = m.Copy() // the compiler rewrites what it compiles
+	}
 	for i, c := range cc {
 		if rep.Checks[i].Rejected != "" {
 			continue
@@ -236,12 +239,12 @@ func Explain(id, dir string) (*CheckInfo, error) {
 			return info, nil
 		}
 	}
-	embedded, err := rego.LoadEmbeddedPolicies()
+	builtin, err := rego.LoadEmbeddedPolicies()
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range slices.Sorted(maps.Keys(embedded)) {
-		meta, err := rego.MetadataFromAnnotations(embedded[name])
+	for _, name := range slices.Sorted(maps.Keys(builtin)) {
+		meta, err := rego.MetadataFromAnnotations(builtin[name])
 		if err != nil || meta == nil || !matchesID(meta, id) {
 			continue
 		}

@@ -18,10 +18,11 @@ const avdURL = "https://avd.aquasec.com/misconfig/"
 // converted is one trivy result in gatehouse's terms, with the ids an
 // ignore entry may name it by.
 type converted struct {
-	finding checks.Finding
-	key     string // the fingerprint's content key
-	ids     []string
-	status  scan.Status
+	finding   checks.Finding
+	key       string // the fingerprint's content key
+	ids       []string
+	status    scan.Status
+	namespace string // the Rego package of the check that reported it
 }
 
 // convert turns a trivy result into a finding. The rule id is the check's ID
@@ -60,7 +61,7 @@ func convert(r scan.Result) converted {
 
 	// The ids trivy matches .trivyignore entries against.
 	ids := append([]string{rule.ID, avdID}, rule.Aliases...)
-	return converted{finding: f, key: key, ids: nonEmpty(ids), status: r.Status()}
+	return converted{finding: f, key: key, ids: nonEmpty(ids), status: r.Status(), namespace: r.RegoNamespace()}
 }
 
 // primaryURL is the check's page for built-in checks, else its first link.

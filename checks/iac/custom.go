@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 
@@ -52,15 +53,13 @@ type customSet struct {
 // framework other than the default).
 func loadCustom(in []checks.CustomCheck, trivyVersion string) (*customSet, error) {
 	set := &customSet{statuses: make([]checks.CustomStatus, len(in))}
-	libs, err := rego.LoadEmbeddedLibraries()
-	if err != nil {
-		return nil, fmt.Errorf("load trivy's embedded libraries: %w", err)
-	}
-	embedded, err := embeddedPackages(libs)
+	emb, err := loadEmbedded()
 	if err != nil {
 		return nil, err
 	}
+	libs, embedded := emb.libs, emb.packages
 	seen := map[string]bool{}
+	packages := map[string]string{} // package of each check → its name
 	var kept []*customModule
 	for i, c := range in {
 		st := &set.statuses[i]
@@ -86,6 +85,12 @@ func loadCustom(in []checks.CustomCheck, trivyVersion string) (*customSet, error
 			continue
 		}
 		if m.meta != nil {
+			pkg := strings.TrimPrefix(m.module.Package.Path.String(), "data.")
+			if other, dup := packages[pkg]; dup {
+				st.Rejected, st.Line = fmt.Sprintf("package %s is also the package of %s: each check needs a package of its own", pkg, other), m.module.Package.Location.Row
+				continue
+			}
+			packages[pkg] = c.Name
 			st.ID = m.meta.ID
 		}
 		m.index = i
@@ -102,21 +107,32 @@ func loadCustom(in []checks.CustomCheck, trivyVersion string) (*customSet, error
 	return set, nil
 }
 
-// embeddedPackages lists the packages of trivy's embedded checks and
-// libraries, which a custom module may not add rules to.
-func embeddedPackages(libs map[string]*ast.Module) (map[string]bool, error) {
+// embedded is what loadCustom needs of trivy's embedded Rego, parsed once
+// per process: the libraries (never compiled in place: compileCustom and
+// RunRegoTests compile copies) and the packages of checks and libraries,
+// which a custom module may not add rules to.
+type embedded struct {
+	libs     map[string]*ast.Module
+	packages map[string]bool
+}
+
+var loadEmbedded = sync.OnceValues(func() (*embedded, error) {
+	libs, err := rego.LoadEmbeddedLibraries()
+	if err != nil {
+		return nil, fmt.Errorf("load trivy's embedded libraries: %w", err)
+	}
 	checksMods, err := rego.LoadEmbeddedPolicies()
 	if err != nil {
 		return nil, fmt.Errorf("load trivy's embedded checks: %w", err)
 	}
-	out := map[string]bool{}
+	e := &embedded{libs: libs, packages: map[string]bool{}}
 	for _, mods := range []map[string]*ast.Module{checksMods, libs} {
 		for _, m := range mods {
-			out[m.Package.Path.String()] = true
+			e.packages[m.Package.Path.String()] = true
 		}
 	}
-	return out, nil
-}
+	return e, nil
+})
 
 // vet parses one module as trivy does and applies the rules loadCustom
 // lists that need no compiler. It returns the module, or the line and the

@@ -155,6 +155,15 @@ func TestCustomCheckRejectionIsPerModule(t *testing.T) {
 	if st[1].Rejected != "" || st[1].ID != "ORG-K8S-001" {
 		t.Errorf("the good module was affected: %+v", st[1])
 	}
+
+	// Two checks in one package: the second is rejected (findings are told
+	// apart by package).
+	team := example(t, "kubernetes-team-label/team_label.rego")
+	twin := custom("twin.rego", strings.Replace(team.Content, "ORG-K8S-001", "ORG-K8S-002", 1))
+	st = vetAll(t, team, twin)
+	if st[0].Rejected != "" || !strings.Contains(st[1].Rejected, "package user.kubernetes.team_label is also the package of kubernetes-team-label/team_label.rego") {
+		t.Errorf("twin packages: %+v", st)
+	}
 }
 
 func TestCustomCheckFindingsOnExactLines(t *testing.T) {

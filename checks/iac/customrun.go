@@ -55,37 +55,56 @@ func applicableTypes(selectors []rego.Selector) []detection.FileType {
 	return out
 }
 
-// runCustom evaluates each custom check that loaded on the target's files,
-// one at a time, each within its own time budget and all within the
-// scan's: a check that does not finish in time is rejected and its partial
-// findings dropped, and the checks after it still run. Each check gets its
-// own trivy Rego scanner (trivy's embedded libraries and the custom
-// libraries, then the one check), so a slow or failing check is named
-// exactly and cannot touch the others' results.
+// runCustom evaluates the custom checks that loaded on the target's files,
+// each within its own time budget and all within the scan's. First all of
+// them together, in one trivy Rego scanner (trivy's embedded libraries,
+// the custom libraries and the checks): loading trivy's scanner costs the
+// same for one check as for a hundred. Only when that run overruns (or
+// fails), they run again one at a time, each in a scanner of its own with
+// its own budget, so the check that did is named exactly, its partial
+// findings dropped, and the others still report.
 func (s *Scanner) runCustom(ctx context.Context, set *customSet, files *fileSet) ([]converted, error) {
+	if len(set.checks) == 0 {
+		return nil, nil
+	}
 	total := s.customScanBudget
 	if dl, ok := ctx.Deadline(); ok {
 		total = min(total, time.Until(dl)-deadlineMargin)
 	}
 	start := time.Now()
+	if total > 0 {
+		if rs, err := loadScanner(set, set.checks); err == nil {
+			budget := min(total, s.customCheckBudget*time.Duration(len(set.checks)))
+			cctx, cancel := context.WithTimeout(ctx, budget)
+			found, err := runChecks(cctx, rs, set.checks, files)
+			expired := cctx.Err() != nil
+			cancel()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			if !expired && err == nil {
+				return attribute(set, found), nil
+			}
+		}
+	}
 	var out []converted
 	for _, m := range set.checks {
 		st := &set.statuses[m.index]
 		left := total - time.Since(start)
 		if left <= 0 {
-			st.Rejected = fmt.Sprintf("not evaluated: the %s budget of all custom checks in one scan was used up", total.Round(time.Second))
+			st.Rejected = fmt.Sprintf("not evaluated: the %s budget of all custom checks in one scan was used up", s.customScanBudget)
 			continue
 		}
 		// Compiling is bounded by the module's size; the budget is for
 		// reading the files and evaluating, which the input can make long.
-		rs, err := loadOne(set, m)
+		rs, err := loadScanner(set, []*customModule{m})
 		if err != nil {
 			st.Rejected = "failed to load: " + err.Error()
 			continue
 		}
 		budget := min(s.customCheckBudget, left)
 		cctx, cancel := context.WithTimeout(ctx, budget)
-		found, err := runOne(cctx, rs, m, files)
+		found, err := runChecks(cctx, rs, []*customModule{m}, files)
 		expired := cctx.Err() != nil
 		cancel()
 		switch {
@@ -99,34 +118,53 @@ func (s *Scanner) runCustom(ctx context.Context, set *customSet, files *fileSet)
 			st.Rejected = "failed: " + err.Error()
 			continue
 		}
-		for i := range found {
-			found[i].finding.Custom = st.Name
-		}
-		out = append(out, found...)
+		out = append(out, attribute(set, found)...)
 	}
 	return out, nil
 }
 
-// loadOne compiles one custom check into its own trivy Rego scanner, with
-// trivy's embedded libraries and the custom libraries.
-func loadOne(set *customSet, m *customModule) (*rego.Scanner, error) {
+// attribute names the custom check behind each finding, by the package
+// trivy reports it from (loadCustom keeps packages unique).
+func attribute(set *customSet, found []converted) []converted {
+	byPackage := map[string]string{}
+	for _, m := range set.checks {
+		byPackage[strings.TrimPrefix(m.module.Package.Path.String(), "data.")] = set.statuses[m.index].Name
+	}
+	out := found[:0]
+	for _, c := range found {
+		name, ok := byPackage[c.namespace]
+		if !ok {
+			continue // not from a check (cannot happen: libraries have no deny rules)
+		}
+		c.finding.Custom = name
+		out = append(out, c)
+	}
+	return out
+}
+
+// loadScanner compiles custom checks into a trivy Rego scanner of their
+// own, with trivy's embedded libraries and the custom libraries.
+func loadScanner(set *customSet, mods []*customModule) (*rego.Scanner, error) {
 	fsys := mapfs.New()
-	for _, lib := range set.libs {
-		if err := fsys.WriteVirtualFile(customFileName(lib.index), []byte(lib.source), 0o444); err != nil {
+	var roots []string
+	for _, m := range append(slices.Clone(set.libs), mods...) {
+		if err := fsys.WriteVirtualFile(customFileName(m.index), []byte(m.source), 0o444); err != nil {
 			return nil, err
 		}
+		if m.meta != nil {
+			root := strings.TrimPrefix(m.module.Package.Path.String(), "data.")
+			root, _, _ = strings.Cut(root, ".")
+			if !slices.Contains(roots, root) {
+				roots = append(roots, root)
+			}
+		}
 	}
-	if err := fsys.WriteVirtualFile(customFileName(m.index), []byte(m.source), 0o444); err != nil {
-		return nil, err
-	}
-	root := strings.TrimPrefix(m.module.Package.Path.String(), "data.")
-	root, _, _ = strings.Cut(root, ".")
 	rs := rego.NewScanner(
 		rego.WithEmbeddedLibraries(true),
 		rego.WithEmbeddedPolicies(false),
 		rego.WithPolicyFilesystem(fsys),
 		rego.WithPolicyDirs("."),
-		rego.WithPolicyNamespaces(root),
+		rego.WithPolicyNamespaces(roots...),
 		// Fail rather than let trivy drop a module that did not compile
 		// (loadCustom compiled them all already; this is the backstop).
 		rego.WithMaxAllowedErrors(0),
@@ -137,12 +175,18 @@ func loadOne(set *customSet, m *customModule) (*rego.Scanner, error) {
 	return rs, nil
 }
 
-// runOne runs one loaded custom check over the file types it selects.
-func runOne(ctx context.Context, rs *rego.Scanner, m *customModule, files *fileSet) ([]converted, error) {
+// runChecks runs loaded custom checks over the file types they select.
+func runChecks(ctx context.Context, rs *rego.Scanner, mods []*customModule, files *fileSet) ([]converted, error) {
+	types := map[detection.FileType]bool{}
+	for _, m := range mods {
+		for _, ft := range applicableTypes(m.meta.InputOptions.Selectors) {
+			types[ft] = true
+		}
+	}
 	var out []converted
-	for _, ft := range applicableTypes(m.meta.InputOptions.Selectors) {
+	for _, ft := range scanOrder {
 		ftfs, ok := files.fsys[ft]
-		if !ok {
+		if !ok || !types[ft] {
 			continue
 		}
 		var extra []options.ScannerOption
