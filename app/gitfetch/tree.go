@@ -374,3 +374,12 @@ func linkOrCopy(src, dst string) error {
 	}
 	return out.Close()
 }
+
+// TreeID returns the id of rev's root tree.
+func (s *Snapshot) TreeID(ctx context.Context, rev string) (string, error) {
+	out, err := s.git.Run(ctx, "rev-parse", "--verify", "--end-of-options", rev+"^{tree}")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
