@@ -36,6 +36,11 @@ func lockFile(ctx context.Context, path string) (*fileLock, error) {
 	}
 }
 
+// sharedLockFile is exclusive here: without flock readers take turns.
+func sharedLockFile(ctx context.Context, path string) (*fileLock, error) {
+	return lockFile(ctx, path)
+}
+
 func tryLockFile(path string) (*fileLock, error) {
 	ch := lockChan(path)
 	select {

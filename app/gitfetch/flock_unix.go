@@ -19,13 +19,22 @@ type fileLock struct{ f *os.File }
 
 // lockFile waits for an exclusive lock on path until ctx ends.
 func lockFile(ctx context.Context, path string) (*fileLock, error) {
+	return flockWait(ctx, path, syscall.LOCK_EX)
+}
+
+// sharedLockFile waits for a shared lock on path until ctx ends.
+func sharedLockFile(ctx context.Context, path string) (*fileLock, error) {
+	return flockWait(ctx, path, syscall.LOCK_SH)
+}
+
+func flockWait(ctx context.Context, path string, how int) (*fileLock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", path, err)
 	}
 	wait := 5 * time.Millisecond
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 		if err == nil {
 			return &fileLock{f: f}, nil
 		}

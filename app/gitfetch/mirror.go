@@ -64,7 +64,10 @@ type Snapshot struct {
 	fetcher   *Git // with the token, for blobs fetched by id
 	mirrors   *Mirrors
 	dir       string
-	lock      *fileLock
+	lock      *fileLock // shared reader lock while open
+	// lockPath is the writer lock (fetches), readersPath the readers'
+	// lock (repack and eviction take it exclusively).
+	lockPath, readersPath string
 }
 
 func (ms *Mirrors) maxBlob() int64 { return cmp.Or(ms.MaxBlobSize, DefaultMaxBlobSize) }
@@ -82,23 +85,36 @@ func key(repo string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// Open locks the repository's mirror, brings it up to date with spec's refs
-// and commits, and returns it locked. Nothing from the repository runs.
+// Open brings the repository's mirror up to date with spec's refs and
+// commits and returns it open for reading. Fetches take the mirror's writer
+// lock (one at a time); an open Snapshot holds a reader lock, which only
+// repacking and eviction wait for, so jobs on one repository scan side by
+// side. Nothing from the repository runs.
 func (ms *Mirrors) Open(ctx context.Context, repo string, spec FetchSpec) (*Snapshot, error) {
 	if err := os.MkdirAll(ms.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mirrors dir: %w", err)
 	}
 	k := key(repo)
-	lock, err := lockFile(ctx, filepath.Join(ms.Dir, k+".lock"))
+	base := filepath.Join(ms.Dir, k)
+	writer, err := lockFile(ctx, base+".lock")
 	if err != nil {
 		return nil, err
 	}
-	s := &Snapshot{Head: spec.Head, Base: spec.Base, refs: map[string]string{}, mirrors: ms, dir: filepath.Join(ms.Dir, k+".git"), lock: lock}
+	defer writer.unlock()
+	s := &Snapshot{Head: spec.Head, Base: spec.Base, refs: map[string]string{}, mirrors: ms, dir: base + ".git", lockPath: base + ".lock", readersPath: base + ".readers"}
 	s.git = &Git{Dir: s.dir, offline: true}
 	s.fetcher = &Git{Dir: s.dir, token: spec.Token}
 	if err := s.update(ctx, spec); err != nil {
-		s.Close()
+		if !s.Stats.Rebuilt {
+			// git's own updates are atomic (a pack is renamed into place,
+			// refs are locked): a fetch that failed left a sound mirror.
+			_ = s.markComplete()
+		}
 		return nil, fmt.Errorf("mirror %s: %w", repo, err)
+	}
+	// Readers before the writer lock goes: no repack or eviction between.
+	if s.lock, err = sharedLockFile(ctx, s.readersPath); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -107,13 +123,24 @@ func (ms *Mirrors) Open(ctx context.Context, repo string, spec FetchSpec) (*Snap
 func (s *Snapshot) update(ctx context.Context, spec FetchSpec) error {
 	marker := filepath.Join(s.dir, completeMarker)
 	if _, err := os.Stat(marker); err != nil {
-		if err := os.RemoveAll(s.dir); err != nil {
+		// Half-written (or new): only when no job reads the old one (a
+		// reader may be waiting for the writer lock this job holds).
+		readers, err := tryLockFile(s.readersPath)
+		if err != nil {
+			return err
+		}
+		if readers == nil {
+			return errors.New("mirror is being rebuilt while jobs read it; try again")
+		}
+		err = os.RemoveAll(s.dir)
+		readers.unlock()
+		if err != nil {
 			return fmt.Errorf("remove half-written mirror: %w", err)
 		}
+		s.Stats.Rebuilt = true
 		if err := s.create(ctx, spec.CloneURL); err != nil {
 			return err
 		}
-		s.Stats.Rebuilt = true
 	} else if _, err := s.git.Run(ctx, "config", "remote.origin.url", spec.CloneURL); err != nil {
 		return err
 	}
@@ -245,6 +272,11 @@ func (s *Snapshot) compact(ctx context.Context) error {
 	if err != nil || len(ps) <= maxPacks {
 		return err
 	}
+	readers, err := tryLockFile(s.readersPath)
+	if err != nil || readers == nil {
+		return err // jobs read the packs: next time
+	}
+	defer readers.unlock()
 	if _, err := s.git.Run(ctx, "repack", "-a", "-d", "-q"); err != nil {
 		return fmt.Errorf("repack mirror: %w", err)
 	}
@@ -270,8 +302,8 @@ func (s *Snapshot) Diff(ctx context.Context, from, to string) ([]byte, error) {
 	return s.git.Run(ctx, "diff", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "-U3", from, to, "--")
 }
 
-// Close unlocks the mirror, marks its use (LRU) and evicts the least
-// recently used mirrors over the size cap.
+// Close releases the reader lock, marks the mirror's use (LRU) and evicts
+// the least recently used mirrors over the size cap.
 func (s *Snapshot) Close() {
 	if s.lock == nil {
 		return
@@ -355,12 +387,18 @@ func (ms *Mirrors) evict(keep string) {
 		if err != nil || lock == nil {
 			continue // in use: next time
 		}
+		readers, err := tryLockFile(strings.TrimSuffix(m.dir, ".git") + ".readers")
+		if err != nil || readers == nil {
+			lock.unlock()
+			continue
+		}
 		// Unmarked first: a crash halfway leaves a mirror that is rebuilt.
 		_ = os.Remove(filepath.Join(m.dir, completeMarker))
 		if err := os.RemoveAll(m.dir); err == nil {
 			total -= m.size
 			ms.log().Info("git mirror evicted", slog.String("dir", m.dir), slog.Int64("bytes", m.size))
 		}
+		readers.unlock()
 		lock.unlock()
 	}
 }

@@ -173,7 +173,13 @@ func (s *Snapshot) EnsureRange(ctx context.Context, base, head string) (int, err
 	if len(fetch) == 0 {
 		return 0, nil
 	}
-	if err := s.fetch(ctx, nil, fetch); err != nil {
+	writer, err := lockFile(ctx, s.lockPath)
+	if err != nil {
+		return 0, err
+	}
+	err = s.fetch(ctx, nil, fetch)
+	writer.unlock()
+	if err != nil {
 		return 0, fmt.Errorf("fetch %d changed blobs: %w", len(fetch), err)
 	}
 	s.Stats.Blobs += len(fetch)
