@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/gitfetch"
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/deps"
 )
 
 // A unit is what one check evaluates as a whole, and what its findings are
@@ -114,7 +115,7 @@ func (t *tree) units(check, engine string) []unit {
 	case checks.Dependencies:
 		var set []gitfetch.Entry
 		for _, e := range t.files {
-			if checks.DependencyCandidate(e.Path) {
+			if deps.Wants(e.Path, e.Size) {
 				set = append(set, e)
 			}
 		}
@@ -192,7 +193,8 @@ func chartOf(p string, charts []string) string {
 	return ""
 }
 
-// missingFor lists the blobs over the fetch limit that check would have read.
+// missingFor lists the blobs over the fetch limit that check would have
+// read (by name alone: their size is not known).
 func (t *tree) missingFor(check string) []gitfetch.Entry {
 	var out []gitfetch.Entry
 	for _, e := range t.missing {

@@ -98,7 +98,7 @@ func TestVerdictLatency(t *testing.T) {
 	defer st.Close()
 	w := worker.New(worker.Config{
 		Store: st, Clients: gh, Runner: set.Runner(), Decider: &policysource.Source{}, Checks: registry.Names,
-		WorkDir: filepath.Join(data, "work"), Logger: slog.New(slog.DiscardHandler),
+		WorkDir: filepath.Join(data, "work"), Logger: benchLogger(),
 		DBUpdatedAt: func() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) },
 	})
 	ghc, _ := gh.Installation(7)
@@ -287,4 +287,13 @@ func rounded(ds []time.Duration) []string {
 		out = append(out, d.Round(time.Millisecond).String())
 	}
 	return out
+}
+
+// benchLogger shows the worker's debug log (what each tree scan read and
+// took from the cache) with GATEHOUSE_BENCH_LOG=1.
+func benchLogger() *slog.Logger {
+	if os.Getenv("GATEHOUSE_BENCH_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }

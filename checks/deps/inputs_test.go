@@ -13,7 +13,8 @@ import (
 	"github.com/gatehouse/gatehouse/checks"
 )
 
-// checks.DependencyCandidate must accept every file trivy's analyzers (as
+// Wants must agree with the analyzers, and checks.DependencyCandidate
+// must accept every file trivy's analyzers (as
 // this check configures them) would read. The corpus is trivy's own source
 // tree: thousands of lockfiles and manifests from its test data, and the
 // source files around them.
@@ -37,6 +38,9 @@ func TestDependencyCandidateCoversTheAnalyzers(t *testing.T) {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		total++
+		if got := Wants(rel, info.Size()); got != s.wouldRead(context.Background(), root, rel, info, opts) {
+			t.Errorf("Wants(%s) = %v, the analyzers say otherwise", rel, got)
+		}
 		if s.wouldRead(context.Background(), root, rel, info, opts) {
 			read++
 			if !checks.DependencyCandidate(rel) {
