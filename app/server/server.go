@@ -83,6 +83,9 @@ type Config struct {
 	// handed to another worker once it would have timed out, plus a margin
 	// of half the timeout (10s to 1m).
 	ScanTimeout time.Duration
+	// MirrorCacheBytes caps the git mirrors under DataDir/work/mirrors
+	// (0: 5 GiB).
+	MirrorCacheBytes int64
 }
 
 // Server is a running gatehouse serve.

@@ -28,6 +28,7 @@ type serveFlags struct {
 	workers                          int
 	apiTokens, evidenceRetention     string
 	scanTimeout                      time.Duration
+	mirrorCacheMB                    int
 	logFormat, logLevel              string
 }
 
@@ -51,6 +52,7 @@ func newServe() *cobra.Command {
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
 	envString(fs, &f.apiTokens, "api-tokens", "GATEHOUSE_API_TOKENS", "", "comma-separated bearer tokens of the evidence API (none: the API is off)")
 	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
+	envInt(fs, &f.mirrorCacheMB, "mirror-cache-mb", "GATEHOUSE_MIRROR_CACHE_MB", 5120, "size cap of the repositories' git mirrors on disk, in MiB (least recently used evicted)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -82,7 +84,8 @@ func runServe(ctx context.Context, f serveFlags) error {
 	cfg := server.Config{
 		Addr: f.addr, DataDir: f.dataDir, DatabaseURL: f.dbURL, Role: f.role,
 		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log, ScanTimeout: f.scanTimeout,
-		APITokens: api.ParseTokens(f.apiTokens), Version: version,
+		MirrorCacheBytes: int64(f.mirrorCacheMB) << 20,
+		APITokens:        api.ParseTokens(f.apiTokens), Version: version,
 	}
 	retention, err := evidence.ParseRetention(f.evidenceRetention)
 	if err != nil {
