@@ -35,10 +35,15 @@ type engines struct {
 	keys map[string]checks.Engine
 }
 
-// engineKeys returns the engine key of each check, asking the runner with a
-// scan of an empty directory when they are not known (at start and after a
-// DB update).
-func (w *Worker) engineKeys(ctx context.Context, names []string) (map[string]checks.Engine, error) {
+// probeFiles is the tree size from which unknown engine versions are asked
+// of the runner before the scan (a scan of an empty directory, one sandbox
+// child) rather than learnt from a full scan of the tree.
+const probeFiles = 500
+
+// engineKeys returns the engine of each check that is known (learnt from an
+// earlier run since the DB date last changed). With probe, the unknown ones
+// are asked of the runner with a scan of an empty directory.
+func (w *Worker) engineKeys(ctx context.Context, names []string, probe bool) (map[string]checks.Engine, error) {
 	var db time.Time
 	if w.cfg.DBUpdatedAt != nil {
 		db = w.cfg.DBUpdatedAt()
@@ -55,7 +60,7 @@ func (w *Worker) engineKeys(ctx context.Context, names []string) (map[string]che
 			unknown = append(unknown, n)
 		}
 	}
-	if len(unknown) > 0 {
+	if len(unknown) > 0 && probe {
 		dir, err := os.MkdirTemp(w.cfg.WorkDir, "probe-")
 		if err != nil {
 			return nil, err
@@ -135,7 +140,7 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 	cache, _ := w.cfg.Store.(UnitCache)
 	var keys map[string]checks.Engine
 	if cache != nil && len(ts.names) > 0 {
-		if keys, err = w.engineKeys(ctx, ts.names); err != nil {
+		if keys, err = w.engineKeys(ctx, ts.names, len(t.files) >= probeFiles); err != nil {
 			return nil, false, err
 		}
 	}
@@ -161,9 +166,10 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 	for _, c := range ts.names {
 		cached[c] = map[*unit]*unitResult{}
 		missed := false
+		_, known := keys[c]
 		for _, u := range byCheck[c] {
 			var r unitResult
-			if b, ok := hits[u.key]; ok && json.Unmarshal(b, &r) == nil {
+			if b, ok := hits[u.key]; ok && known && json.Unmarshal(b, &r) == nil {
 				cached[c][u] = &r
 				continue
 			}
@@ -210,12 +216,19 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 	for _, c := range ts.names {
 		units := byCheck[c]
 		fresh := resp.Result(c)
+		_, known := keys[c]
 		if fresh != nil {
-			if keys != nil && fresh.Engine != keys[c] {
+			if known && fresh.Engine != keys[c] {
 				stale = true
 			}
-			if !w.learnEngine(c, fresh.Engine) {
+			if !w.learnEngine(c, fresh.Engine) && known {
 				stale = true
+			}
+			if !known {
+				// Learnt from this run: key the units with it.
+				for i, u := range t.units(c, engineKey(fresh.Engine)) {
+					units[i].key = u.key
+				}
 			}
 		}
 		if fresh == nil && len(cached[c]) < len(units) {
@@ -227,7 +240,7 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 				log.Warn("finding cache not written", slog.String("check", c), slog.String("error", err.Error()))
 			}
 		}
-		if merged.Engine == (checks.Engine{}) {
+		if merged.Engine == (checks.Engine{}) && known {
 			merged.Engine = keys[c]
 		}
 		out.Results = append(out.Results, merged)
