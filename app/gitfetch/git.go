@@ -20,6 +20,9 @@ import (
 type Git struct {
 	Dir   string
 	token string // installation token; empty for unauthenticated remotes
+	// offline refuses every transport: in a partial mirror, a command that
+	// touched a missing object would otherwise fetch it on its own.
+	offline bool
 }
 
 // safeConfig is passed to every git invocation. Values in the repository's
@@ -49,6 +52,11 @@ var safeConfig = []string{
 // carries git's standard error (which never holds the token: it travels in
 // an http.extraHeader given through the environment).
 func (g *Git) Run(ctx context.Context, args ...string) ([]byte, error) {
+	return g.RunInput(ctx, nil, args...)
+}
+
+// RunInput is Run with stdin.
+func (g *Git) RunInput(ctx context.Context, stdin []byte, args ...string) ([]byte, error) {
 	full := make([]string, 0, len(safeConfig)*2+len(args))
 	for _, c := range safeConfig {
 		full = append(full, "-c", c)
@@ -57,6 +65,9 @@ func (g *Git) Run(ctx context.Context, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", full...)
 	cmd.Dir = g.Dir
 	cmd.Env = g.env()
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -79,7 +90,7 @@ func (g *Git) env() []string {
 		"GIT_CONFIG_GLOBAL=/dev/null",
 		"GIT_TERMINAL_PROMPT=0",
 		"GIT_LFS_SKIP_SMUDGE=1",
-		"GIT_ALLOW_PROTOCOL=https:http",
+		"GIT_ALLOW_PROTOCOL=" + g.protocols(),
 		"GIT_AUTHOR_NAME=gatehouse", "GIT_AUTHOR_EMAIL=gatehouse@localhost",
 		"GIT_COMMITTER_NAME=gatehouse", "GIT_COMMITTER_EMAIL=gatehouse@localhost",
 		"LC_ALL=C",
@@ -93,6 +104,14 @@ func (g *Git) env() []string {
 		)
 	}
 	return env
+}
+
+// protocols is GIT_ALLOW_PROTOCOL: none at all for offline commands.
+func (g *Git) protocols() string {
+	if g.offline {
+		return "none"
+	}
+	return "https:http"
 }
 
 // Checkout is a fetched repository on disk: the work tree at the head

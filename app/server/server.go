@@ -90,6 +90,9 @@ type Config struct {
 	// Metrics receives the process's metrics (nil: New makes them); serve
 	// makes them first so that the sandbox can report to them too.
 	Metrics *metrics.Metrics
+	// MirrorCacheBytes caps the git mirrors under DataDir/work/mirrors
+	// (0: 5 GiB).
+	MirrorCacheBytes int64
 }
 
 // Server is a running gatehouse serve.

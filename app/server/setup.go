@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
+	"github.com/gatehouse/gatehouse/app/gitfetch"
 	"github.com/gatehouse/gatehouse/app/planner"
 	"github.com/gatehouse/gatehouse/app/queue"
 	"github.com/gatehouse/gatehouse/app/setup"
@@ -78,7 +79,8 @@ func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 	s.worker = worker.New(worker.Config{
 		Clients: gh, Runner: meteredRunner{cfg.Runner, s.metrics}, Decider: meteredDecider{cfg.Decider, s.metrics}, Checks: cfg.Checks,
 		WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
-		Store: s.store, BotLogin: s.botLogin,
+		Mirrors: &gitfetch.Mirrors{Dir: filepath.Join(cfg.DataDir, "work", "mirrors"), MaxBytes: cfg.MirrorCacheBytes, Logger: cfg.Logger},
+		Store:   s.store, BotLogin: s.botLogin,
 		DetailsURL: s.detailsURL, Evidence: s.evidence, Version: cfg.Version,
 	})
 	s.registerJobs(q)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -114,11 +115,18 @@ type Config struct {
 	// BotLogin returns the app's bot login ("slug[bot]"), so only the
 	// app's own comments count as posted.
 	BotLogin func(ctx context.Context) string
+	// Mirrors keeps the repositories' git mirrors (nil: WorkDir/mirrors
+	// with the default size cap and blob size limit).
+	Mirrors *gitfetch.Mirrors
+	// CacheRows bounds the finding cache (0: DefaultCacheRows); the cache
+	// is used when Store implements UnitCache.
+	CacheRows int
 }
 
 // Worker handles KindScan jobs.
 type Worker struct {
 	cfg Config
+	eng engines
 }
 
 // New builds a Worker.
@@ -131,6 +139,9 @@ func New(cfg Config) *Worker {
 	}
 	if cfg.WorkDir == "" {
 		cfg.WorkDir = os.TempDir()
+	}
+	if cfg.Mirrors == nil {
+		cfg.Mirrors = &gitfetch.Mirrors{Dir: filepath.Join(cfg.WorkDir, "mirrors"), Logger: cfg.Logger}
 	}
 	return &Worker{cfg: cfg}
 }
@@ -229,10 +240,14 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 	return &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: s.HeadSHA, AppID: w.cfg.Clients.AppID()}
 }
 
-// scan fetches the code and runs the checks on head and, when there is one,
-// on the base tree (dependencies and IaC; secrets compare by commit range).
-// Both are scanned with the same custom checks, so their findings compare.
+// scan brings the repository's mirror up to date with the job's refs and
+// runs the checks on head and, when there is one, on the base tree
+// (dependencies and IaC; secrets compare by commit range). Only the files a
+// check must read are materialized, and units the finding cache holds are
+// not read again. Head and base are scanned with the same custom checks, so
+// their findings compare.
 func (w *Worker) scan(ctx context.Context, s jobs.Scan, custom []checks.CustomCheck) (head, base *checks.Response, diff []byte, err error) {
+	log := w.cfg.Logger.With(slog.String("delivery", s.DeliveryID), slog.String("repo", s.Repo), slog.String("sha", s.HeadSHA))
 	// 0711 and 0755: the sandboxed scanner runs as an unprivileged user
 	// and reads the checkout; nobody can list the work dir itself.
 	if err := os.MkdirAll(w.cfg.WorkDir, 0o711); err != nil {
@@ -251,6 +266,7 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan, custom []checks.CustomCh
 		return nil, nil, nil, err
 	}
 	spec := gitfetch.FetchSpec{CloneURL: w.cfg.Clients.URLs().CloneURL(s.Repo), Token: token, Head: s.HeadSHA, Base: s.BaseSHA}
+	newBranchBase := ""
 	switch s.Kind {
 	case jobs.ScanPullRequest:
 		spec.Refs = []string{fmt.Sprintf("refs/pull/%d/head", s.PRNumber)}
@@ -263,58 +279,71 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan, custom []checks.CustomCh
 		}
 		if s.BaseSHA == "" && s.DefaultBranch != "" && s.DefaultBranch != s.HeadRef {
 			// A new branch: compare with the default branch.
-			spec.Refs = append(spec.Refs, "refs/heads/"+s.DefaultBranch)
+			newBranchBase = "refs/heads/" + s.DefaultBranch
+			spec.Refs = append(spec.Refs, newBranchBase)
+		}
+	case jobs.ScanBaseline:
+		if s.HeadRef != "" {
+			spec.Refs = []string{"refs/heads/" + s.HeadRef}
 		}
 	}
-	co, err := gitfetch.Fetch(ctx, filepath.Join(dir, "head"), spec)
+	snap, err := w.cfg.Mirrors.Open(ctx, s.Repo, spec)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
-	compare := co.MergeBase
+	defer snap.Close()
+	log.Debug("mirror updated", slog.Bool("rebuilt", snap.Stats.Rebuilt), slog.Int("new_objects", snap.Stats.NewObjects))
+	compare := snap.MergeBase
 	if s.Kind == jobs.ScanPush && s.BaseSHA != "" {
 		compare = s.BaseSHA
 	}
-	if s.Kind == jobs.ScanPush && s.BaseSHA == "" && s.DefaultBranch != "" && s.DefaultBranch != s.HeadRef {
-		if mb, err := co.MergeBaseWith(ctx, "refs/gatehouse/"+fmt.Sprint(len(spec.Refs)-1)); err == nil {
+	if newBranchBase != "" {
+		if mb, err := snap.MergeBaseWith(ctx, snap.Ref(newBranchBase)); err == nil {
 			compare = mb
 		}
 	}
-	target := checks.Target{Dir: co.Dir, HeadRev: s.HeadSHA, BaseRev: compare, Custom: custom}
-	if s.Kind == jobs.ScanBaseline || compare == s.HeadSHA {
-		// The tree alone: a baseline, or a commit that adds nothing to
-		// what it is compared with (a re-run on the default branch).
-		target = checks.Target{Dir: co.Dir, Custom: custom}
-	}
-	if s.Kind == jobs.ScanPullRequest && co.MergeBase != "" {
-		if diff, err = co.Diff(ctx, co.MergeBase, s.HeadSHA); err != nil {
-			return nil, nil, nil, fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
-		}
-	}
-	head, err = w.cfg.Runner.Run(ctx, checks.Request{Target: target, Checks: w.cfg.Checks})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
-	}
-	if compare == "" || compare == s.HeadSHA {
-		return head, nil, diff, nil
-	}
+	headScan := treeScan{snap: snap, rev: s.HeadSHA, dir: filepath.Join(dir, "head"), custom: custom}
 	var treeChecks []string
 	for _, c := range w.cfg.Checks {
 		if c != checks.Secrets {
 			treeChecks = append(treeChecks, c)
 		}
 	}
-	if len(treeChecks) == 0 {
+	if s.Kind == jobs.ScanBaseline || compare == s.HeadSHA {
+		// The tree alone: a baseline, or a commit that adds nothing to
+		// what it is compared with (a re-run on the default branch).
+		headScan.names = w.cfg.Checks
+	} else {
+		headScan.names = treeChecks
+		if slices.Contains(w.cfg.Checks, checks.Secrets) {
+			if _, err := snap.EnsureRange(ctx, compare, s.HeadSHA); err != nil {
+				return nil, nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
+			}
+			headScan.rangeTarget = &checks.Target{HeadRev: s.HeadSHA, BaseRev: compare}
+		}
+	}
+	if s.Kind == jobs.ScanPullRequest && snap.MergeBase != "" {
+		if headScan.rangeTarget == nil {
+			if _, err := snap.EnsureRange(ctx, snap.MergeBase, s.HeadSHA); err != nil {
+				return nil, nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
+			}
+		}
+		if diff, err = snap.Diff(ctx, snap.MergeBase, s.HeadSHA); err != nil {
+			return nil, nil, nil, fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
+		}
+	}
+	head, err = w.scanTree(ctx, log, headScan)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
+	}
+	if compare == "" || compare == s.HeadSHA || len(treeChecks) == 0 {
 		return head, nil, diff, nil
 	}
 	base, missing := w.cachedBase(ctx, s.Repo, compare, head, treeChecks)
 	if len(missing) == 0 {
 		return head, base, diff, nil
 	}
-	baseDir, err := co.Worktree(ctx, "base", compare)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("check out base %s: %w", compare, err)
-	}
-	fresh, err := w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: baseDir, Custom: custom}, Checks: missing})
+	fresh, err := w.scanTree(ctx, log, treeScan{snap: snap, rev: compare, dir: filepath.Join(dir, "base"), names: missing, custom: custom})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("scan base %s@%s: %w", s.Repo, compare, err)
 	}

@@ -31,6 +31,7 @@ type serveFlags struct {
 	apiTokens, evidenceRetention     string
 	scanTimeout, checkTimeout        time.Duration
 	maxFileSize                      string
+	mirrorCacheMB                    int
 	logFormat, logLevel              string
 }
 
@@ -57,6 +58,7 @@ func newServe() *cobra.Command {
 	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
 	envString(fs, &f.maxFileSize, "max-file-size", "GATEHOUSE_MAX_FILE_SIZE", "", "largest file each scanner reads (e.g. 10MB); larger files are listed as limit hits. Empty: the engines' defaults (secrets 10 MB, iac 10 MiB, dependencies 64 MiB)")
 	envDuration(fs, &f.checkTimeout, "check-timeout", "GATEHOUSE_CHECK_TIMEOUT", 5*time.Minute, "longest one check may run inside a scan; past it the check fails with a limit error")
+	envInt(fs, &f.mirrorCacheMB, "mirror-cache-mb", "GATEHOUSE_MIRROR_CACHE_MB", 5120, "size cap of the repositories' git mirrors on disk, in MiB (least recently used evicted)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
@@ -90,6 +92,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		GitHubURL: f.githubURL, PublicURL: f.publicURL, Workers: f.workers, Logger: log, ScanTimeout: f.scanTimeout,
 		APITokens: api.ParseTokens(f.apiTokens), Version: version,
 		InstallationConcurrency: f.installationConcurrency, Metrics: metrics.New(),
+		MirrorCacheBytes: int64(f.mirrorCacheMB) << 20,
 	}
 	retention, err := evidence.ParseRetention(f.evidenceRetention)
 	if err != nil {
