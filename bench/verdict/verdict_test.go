@@ -121,7 +121,7 @@ func TestVerdictLatency(t *testing.T) {
 		s := runsFor(main, base)
 		s.DeliveryID = fmt.Sprintf("baseline-%d", i)
 		t0 := time.Now()
-		if err := w.Scan(ctx, s); err != nil {
+		if err := w.Scan(ctx, s, nil); err != nil {
 			t.Fatal(err)
 		}
 		*d = time.Since(t0)
@@ -161,7 +161,7 @@ func TestVerdictLatency(t *testing.T) {
 				HeadSHA: head, HeadRef: branch, BaseSHA: main, BaseRef: "main", PRNumber: pr.Number, DefaultBranch: "main",
 			})
 			t0 := time.Now()
-			if err := w.Scan(ctx, s); err != nil {
+			if err := w.Scan(ctx, s, nil); err != nil {
 				t.Fatal(err)
 			}
 			warm = append(warm, time.Since(t0))
