@@ -1,5 +1,6 @@
-// Package gitfetch fetches the commits a scan needs with real git, locked
-// down: no hooks, no submodules, no LFS smudging, no local-file protocol, no
+// Package gitfetch fetches the commits a scan needs with real git into a
+// per-repository partial mirror (mirror.go) and writes out the files a scan
+// reads (tree.go), locked down: no hooks, no submodules, no LFS smudging, no local-file protocol, no
 // credential helpers, the installation token passed in the environment
 // (never on a command line, in a URL or in a file), and symlinks checked out
 // as plain files so no scanner can follow one out of the checkout.
@@ -12,7 +13,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 )
 
@@ -114,16 +114,6 @@ func (g *Git) protocols() string {
 	return "https:http"
 }
 
-// Checkout is a fetched repository on disk: the work tree at the head
-// commit, and git's object store with the commits the scan needs.
-type Checkout struct {
-	Dir       string // work tree at Head
-	Head      string
-	Base      string // the commit to compare with; empty when there is none
-	MergeBase string // merge base of Base and Head (pull requests); empty otherwise
-	git       *Git
-}
-
 // FetchSpec says what to fetch.
 type FetchSpec struct {
 	CloneURL string
@@ -133,85 +123,6 @@ type FetchSpec struct {
 	Refs []string
 	Head string // commit to check out
 	Base string // optional commit to compare with
-}
-
-// Fetch initialises dir (which must not exist or be empty), fetches spec and
-// checks out the head commit. Nothing from the repository runs.
-func Fetch(ctx context.Context, dir string, spec FetchSpec) (*Checkout, error) {
-	// 0755: the sandboxed scanner (an unprivileged user) reads it.
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create checkout dir: %w", err)
-	}
-	g := &Git{Dir: dir, token: spec.Token}
-	if _, err := g.Run(ctx, "init", "-q"); err != nil {
-		return nil, err
-	}
-	var refspecs []string
-	for i, r := range spec.Refs {
-		refspecs = append(refspecs, fmt.Sprintf("+%s:refs/gatehouse/%d", r, i))
-	}
-	if len(refspecs) > 0 {
-		if err := fetch(ctx, g, spec.CloneURL, refspecs); err != nil {
-			return nil, err
-		}
-	}
-	for _, sha := range []string{spec.Head, spec.Base} {
-		if sha == "" || hasCommit(ctx, g, sha) {
-			continue
-		}
-		if err := fetch(ctx, g, spec.CloneURL, []string{sha}); err != nil {
-			return nil, fmt.Errorf("commit %s: %w", sha, err)
-		}
-	}
-	if _, err := g.Run(ctx, "checkout", "-q", "--detach", "--force", spec.Head, "--"); err != nil {
-		return nil, err
-	}
-	c := &Checkout{Dir: dir, Head: spec.Head, Base: spec.Base, git: g}
-	if spec.Base != "" {
-		out, err := g.Run(ctx, "merge-base", spec.Base, spec.Head)
-		if err == nil {
-			c.MergeBase = strings.TrimSpace(string(out))
-		}
-	}
-	return c, nil
-}
-
-func fetch(ctx context.Context, g *Git, url string, refspecs []string) error {
-	args := append([]string{"fetch", "-q", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", url}, refspecs...)
-	_, err := g.Run(ctx, args...)
-	return err
-}
-
-func hasCommit(ctx context.Context, g *Git, sha string) bool {
-	_, err := g.Run(ctx, "cat-file", "-e", sha+"^{commit}")
-	return err == nil
-}
-
-// Worktree checks out rev into a new directory next to the checkout (for
-// scanning the base tree) and returns its path.
-func (c *Checkout) Worktree(ctx context.Context, name, rev string) (string, error) {
-	dir := filepath.Join(filepath.Dir(c.Dir), name)
-	if _, err := c.git.Run(ctx, "worktree", "add", "-q", "--detach", "--force", dir, rev); err != nil {
-		return "", err
-	}
-	return dir, nil
-}
-
-// Diff returns the unified diff between from and to as GitHub shows it on a
-// pull request: three lines of context (review comments may target them)
-// and renames detected (GitHub rejects comments on a renamed file's
-// unchanged lines, which a rename-less diff would show as added).
-func (c *Checkout) Diff(ctx context.Context, from, to string) ([]byte, error) {
-	return c.git.Run(ctx, "diff", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "-U3", from, to, "--")
-}
-
-// MergeBaseWith returns the merge base of the head and rev.
-func (c *Checkout) MergeBaseWith(ctx context.Context, rev string) (string, error) {
-	out, err := c.git.Run(ctx, "merge-base", rev, c.Head)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // ResolveRef returns the commit a remote ref points to (git ls-remote).

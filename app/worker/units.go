@@ -164,12 +164,12 @@ func (t *tree) units(check, engine string) []unit {
 }
 
 // charts lists the top-level Helm chart directories (a directory holding a
-// Chart.yaml, not inside another chart; the root is never one: a chart at
-// the root is scanned with its files as one set).
+// Chart.yaml, not inside another chart). A chart at the root makes every
+// IaC file of the tree one unit, keyed by the root tree.
 func (t *tree) charts() []string {
 	var dirs []string
 	for _, e := range t.files {
-		if strings.EqualFold(path.Base(e.Path), "Chart.yaml") && path.Dir(e.Path) != "." {
+		if strings.EqualFold(path.Base(e.Path), "Chart.yaml") {
 			dirs = append(dirs, path.Dir(e.Path))
 		}
 	}
@@ -186,7 +186,7 @@ func (t *tree) charts() []string {
 // chartOf returns the chart directory p lies in, or "".
 func chartOf(p string, charts []string) string {
 	for _, c := range charts {
-		if p == c || strings.HasPrefix(p, c+"/") {
+		if c == "." || p == c || strings.HasPrefix(p, c+"/") {
 			return c
 		}
 	}
@@ -225,7 +225,7 @@ func owner(units []*unit, p string) *unit {
 				return u
 			}
 		case "chart":
-			if p == u.path || strings.HasPrefix(p, u.path+"/") {
+			if u.path == "." || p == u.path || strings.HasPrefix(p, u.path+"/") {
 				return u
 			}
 		case "set":
