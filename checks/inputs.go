@@ -53,10 +53,7 @@ func TerraformFile(p string) bool {
 // trivy's misconfiguration analyzers looks at.
 func IaCCandidate(p string) bool {
 	lower := strings.ToLower(p)
-	if TerraformFile(p) || dockerfileName(p) {
-		return true
-	}
-	if strings.HasSuffix(lower, ".tgz") || strings.HasSuffix(lower, ".tar.gz") || strings.HasSuffix(lower, ".tar") {
+	if TerraformFile(p) || DockerfileName(p) || ChartArchiveName(p) {
 		return true
 	}
 	switch path.Ext(lower) {
@@ -67,7 +64,9 @@ func IaCCandidate(p string) bool {
 	return base == "chart.yaml" || base == ".helmignore"
 }
 
-func dockerfileName(p string) bool {
+// DockerfileName is trivy's Dockerfile analyzer rule: Dockerfile,
+// Dockerfile.<anything>, <anything>.Dockerfile (same for Containerfile).
+func DockerfileName(p string) bool {
 	base := path.Base(p)
 	ext := path.Ext(base)
 	for _, name := range []string{"Dockerfile", "Containerfile"} {
@@ -76,6 +75,12 @@ func dockerfileName(p string) bool {
 		}
 	}
 	return false
+}
+
+// ChartArchiveName reports a name a packaged Helm chart may have.
+func ChartArchiveName(p string) bool {
+	lower := strings.ToLower(p)
+	return strings.HasSuffix(lower, ".tgz") || strings.HasSuffix(lower, ".tar.gz") || strings.HasSuffix(lower, ".tar")
 }
 
 // IgnoreFiles are the files at a checkout's root that change what the

@@ -81,8 +81,7 @@ func (w *Worker) cancel(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 // engineKey identifies what a cached result was computed with: the engine,
 // its data and the custom checks it ran (by content).
 func engineKey(r *checks.Result) string {
-	e := r.Engine
-	key := e.Name + "@" + e.Version + "/" + e.DataVersion
+	key := unitEngineKey(r.Engine)
 	if len(r.Custom) == 0 {
 		return key
 	}

@@ -200,7 +200,7 @@ func (set *fileSet) skipSymlink(p string) {
 func candidateName(p string) bool {
 	lower := strings.ToLower(p)
 	switch {
-	case detection.IsTerraformFile(p), isDockerfileName(p), isChartArchiveName(lower):
+	case detection.IsTerraformFile(p), checks.DockerfileName(p), checks.ChartArchiveName(p):
 		return true
 	}
 	switch path.Ext(lower) {
@@ -209,23 +209,6 @@ func candidateName(p string) bool {
 	}
 	base := path.Base(p)
 	return strings.EqualFold(base, "Chart.yaml") || strings.EqualFold(base, ".helmignore")
-}
-
-// isDockerfileName is trivy's Dockerfile analyzer rule: Dockerfile,
-// Dockerfile.<anything>, <anything>.Dockerfile (same for Containerfile).
-func isDockerfileName(p string) bool {
-	base := path.Base(p)
-	ext := path.Ext(base)
-	for _, name := range []string{"Dockerfile", "Containerfile"} {
-		if strings.EqualFold(base, name+ext) || strings.EqualFold(ext, "."+name) {
-			return true
-		}
-	}
-	return false
-}
-
-func isChartArchiveName(lower string) bool {
-	return strings.HasSuffix(lower, ".tgz") || strings.HasSuffix(lower, ".tar.gz") || strings.HasSuffix(lower, ".tar")
 }
 
 // classify decides which scanners see each candidate, using trivy's own
@@ -289,12 +272,12 @@ func detectTypes(c candidate, chartRoots map[string]bool) []detection.FileType {
 			types = append(types, detection.FileTypeKubernetes)
 		}
 	}
-	if inChart(c.path, chartRoots) || (isChartArchiveName(strings.ToLower(c.path)) && detection.IsHelmChartArchive(c.path, bytes.NewReader(c.data))) {
+	if inChart(c.path, chartRoots) || (checks.ChartArchiveName(c.path) && detection.IsHelmChartArchive(c.path, bytes.NewReader(c.data))) {
 		if is(detection.FileTypeHelm) {
 			types = append(types, detection.FileTypeHelm)
 		}
 	}
-	if isDockerfileName(c.path) && is(detection.FileTypeDockerfile) {
+	if checks.DockerfileName(c.path) && is(detection.FileTypeDockerfile) {
 		types = append(types, detection.FileTypeDockerfile)
 	}
 	return types
