@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/app/evidence"
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 const checksDir = ".github/gatehouse/checks/"

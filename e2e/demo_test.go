@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 )

@@ -15,7 +15,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/gatehouse/gatehouse/app/evidence"
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/registry"

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // A burst of 502s and secondary rate limits from GitHub is retried, as

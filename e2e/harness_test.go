@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"

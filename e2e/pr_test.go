@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/store/storetest"

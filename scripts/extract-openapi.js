@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // extract-openapi.js writes the subset of GitHub's published REST description
-// that gatehouse calls, for the fake GitHub in app/githubtest.
+// that gatehouse calls, for the fake GitHub in internal/githubtest.
 //
 // Usage:
 //   scripts/extract-openapi.js [path/to/api.github.com.json] [out.json]

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-github/v88/github"
 
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/checks"
 )
 

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-github/v88/github"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/format"
 )

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
 	"github.com/gatehouse/gatehouse/app/gitfetch"
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
 	"github.com/gatehouse/gatehouse/checks"

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/report"
 	"github.com/gatehouse/gatehouse/checks"

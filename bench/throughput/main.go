@@ -1,6 +1,6 @@
 // Command throughput measures verdicts per minute of the real gatehouse
 // binary scaled out on Postgres: one web replica and 1, then 2, worker
-// replicas against the project's fake GitHub (app/githubtest), a burst of
+// replicas against the project's fake GitHub (internal/githubtest), a burst of
 // small pull requests delivered at once, timed from the first delivery to
 // the last completed check run. It samples the memory of every process
 // while it runs: the web replica, and each worker with its sandbox children
@@ -37,7 +37,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"

@@ -40,7 +40,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
-	"github.com/gatehouse/gatehouse/app/githubtest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/report"
