@@ -58,6 +58,10 @@ type Target struct {
 	// GitHub and hands them over with the target: the child that evaluates
 	// them never fetches anything.
 	Custom []CustomCheck `json:"custom,omitempty"`
+	// Ignore are the tools' ignore files the checks honour (see
+	// IgnoreFile). The checks read no ignore file from Dir: a target
+	// without them suppresses only by inline comments.
+	Ignore []IgnoreFile `json:"ignore,omitempty"`
 }
 
 // The origins of custom checks.
@@ -88,6 +92,34 @@ const (
 	MaxCustomChecks    = 100       // files, org and repository together
 	MaxCustomCheckSize = 256 << 10 // bytes per file
 )
+
+// CustomCheckRejection says why one file of a custom checks directory is
+// not loaded, or "" when it is to be read: kind is its type ("file" for a
+// regular file; "symlink", "dir", "submodule"), size its bytes, admitted
+// how many files of the directory were read before it. Whoever lists a
+// checks directory (GitHub's contents API, a git tree) applies it, so the
+// limits hold the same everywhere.
+func CustomCheckRejection(kind string, size int64, admitted int) string {
+	switch {
+	case kind != "file":
+		return "not a regular file (" + kind + ")"
+	case size > MaxCustomCheckSize:
+		return fmt.Sprintf("the file is %d bytes, over the %d byte limit", size, MaxCustomCheckSize)
+	case admitted >= MaxCustomChecks:
+		return fmt.Sprintf("more than %d custom checks in one directory: the rest are not loaded", MaxCustomChecks)
+	}
+	return ""
+}
+
+// CapCustomChecks rejects the checks past MaxCustomChecks (org and
+// repository together).
+func CapCustomChecks(cc []CustomCheck) []CustomCheck {
+	for i := MaxCustomChecks; i < len(cc); i++ {
+		cc[i].Content = ""
+		cc[i].Rejected = fmt.Sprintf("more than %d custom checks (org and repository together): the rest are not loaded", MaxCustomChecks)
+	}
+	return cc
+}
 
 // IsCustomCheckFile reports whether a file name is a custom check: *.rego,
 // not a *_test.rego test, not a dot file.
@@ -157,6 +189,15 @@ func (r *Result) RejectedCustom() []CustomStatus {
 type Suppressed struct {
 	Finding Finding `json:"finding"`
 	Reason  string  `json:"reason"`
+	// Via says what suppressed it: ViaInline, ViaIgnoreFile or ViaPolicy.
+	Via string `json:"via,omitempty"`
+	// FromChange marks a suppression the change under review brings (a
+	// line it adds to an ignore file, an inline marker the base did not
+	// have): a change must not weaken its own gate, so the policy decides
+	// whether it applies (suppressions.from_change).
+	FromChange bool `json:"from_change,omitempty"`
+	// ApprovedBy names who approved a suppression from the change.
+	ApprovedBy string `json:"approved_by,omitempty"`
 }
 
 // Scope says what a check looked at, so "scanned nothing" never looks like

@@ -82,7 +82,3 @@ func ChartArchiveName(p string) bool {
 	lower := strings.ToLower(p)
 	return strings.HasSuffix(lower, ".tgz") || strings.HasSuffix(lower, ".tar.gz") || strings.HasSuffix(lower, ".tar")
 }
-
-// IgnoreFiles are the files at a checkout's root that change what the
-// checks report (suppressions) without being scanned themselves.
-var IgnoreFiles = []string{".gitleaksignore", ".trivyignore", ".trivyignore.yaml"}

@@ -44,6 +44,10 @@ type Verdict struct {
 	// LimitHits are the files a limit kept from the check (outside the
 	// policy's ignored paths); the conclusion then follows on_limit.
 	LimitHits []Skip `json:"limit_hits,omitempty"`
+	// Pending are suppressions the change brings for its own findings
+	// that wait for an approval (suppressions.from_change: approval):
+	// their findings are judged as if unsuppressed until then.
+	Pending []Suppressed `json:"pending,omitempty"`
 }
 
 // Evaluated is a finding with the policy's judgement of it.
@@ -54,6 +58,9 @@ type Evaluated struct {
 	// Reason says why the finding blocks or does not
 	// ("high ≥ min_severity medium", "existing on base", "mode warn").
 	Reason string `json:"reason,omitempty"`
+	// Unapplied is the suppression the change brings for this finding
+	// that does not apply (pending approval, or refused by policy).
+	Unapplied string `json:"unapplied_suppression,omitempty"`
 }
 
 // Blocking counts the blocking findings.

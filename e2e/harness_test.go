@@ -97,7 +97,7 @@ func start(t *testing.T, fake *githubtest.Server, opts ...option) *harness {
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), AppID: fake.AppID(), PrivateKey: fake.PrivateKeyPEM(),
 		WebhookSecrets: [][]byte{h.secret}, GitHubURL: fake.URL(), Workers: 2,
 		Logger: testLogger(t), Runner: sharedEngines(t).Runner(), Checks: registry.Names,
-		Decider: &policysource.Source{}, RetryBaseDelay: 10 * time.Millisecond,
+		Policies: &policysource.Source{}, Splitters: registry.Splitters(), RetryBaseDelay: 10 * time.Millisecond,
 		JobRetryBase: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond,
 	}
 	for _, o := range opts {

@@ -389,3 +389,15 @@ func (s *Snapshot) TreeID(ctx context.Context, rev string) (string, error) {
 	}
 	return strings.TrimSpace(string(out)), nil
 }
+
+// ReadFile returns the content of the file at p in rev, at most max bytes.
+func (s *Snapshot) ReadFile(ctx context.Context, rev, p string, max int64) ([]byte, error) {
+	b, err := s.git.Run(ctx, "cat-file", "blob", rev+":"+p)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, max)
+	}
+	return b, nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
 
@@ -12,11 +11,12 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/verdict"
 )
 
 // ChecksDir is where custom Rego checks live, in the org's .github
 // repository (every repository) and in a repository (that one).
-const ChecksDir = ".github/gatehouse/checks"
+const ChecksDir = verdict.ChecksDir
 
 // customChecks reads the custom checks a scan runs: the org's, from its
 // .github repository's default branch, then the repository's own, from the
@@ -40,12 +40,7 @@ func customChecks(ctx context.Context, gh *github.Client, scan jobs.Scan) ([]che
 	if err != nil {
 		return nil, err
 	}
-	out = append(out, own...)
-	for i := checks.MaxCustomChecks; i < len(out); i++ {
-		out[i].Content = ""
-		out[i].Rejected = fmt.Sprintf("more than %d custom checks (org and repository together): the rest are not loaded", checks.MaxCustomChecks)
-	}
-	return out, nil
+	return checks.CapCustomChecks(append(out, own...)), nil
 }
 
 // policyRef is the commit a scan's repository settings are read from: the
@@ -76,24 +71,17 @@ func readChecksDir(ctx context.Context, gh *github.Client, owner, repo, ref, ori
 	}
 	slices.SortFunc(dir, func(a, b *github.RepositoryContent) int { return strings.Compare(a.GetPath(), b.GetPath()) })
 	var out []checks.CustomCheck
+	admitted := 0
 	for _, e := range dir {
 		if !checks.IsCustomCheckFile(e.GetName()) {
 			continue
 		}
 		name := prefix + e.GetPath()
-		switch {
-		case e.GetType() != "file":
-			out = append(out, checks.CustomCheck{Name: name, Origin: origin, Rejected: "not a regular file (" + e.GetType() + ")"})
-			continue
-		case e.GetSize() > checks.MaxCustomCheckSize:
-			out = append(out, checks.CustomCheck{Name: name, Origin: origin, SHA256: "",
-				Rejected: fmt.Sprintf("the file is %d bytes, over the %d byte limit", e.GetSize(), checks.MaxCustomCheckSize)})
-			continue
-		case len(out) >= checks.MaxCustomChecks:
-			out = append(out, checks.CustomCheck{Name: name, Origin: origin,
-				Rejected: fmt.Sprintf("more than %d custom checks in %s: the rest are not loaded", checks.MaxCustomChecks, ChecksDir)})
+		if why := checks.CustomCheckRejection(e.GetType(), int64(e.GetSize()), admitted); why != "" {
+			out = append(out, checks.CustomCheck{Name: name, Origin: origin, Rejected: why})
 			continue
 		}
+		admitted++
 		fc, _, _, err := gh.Repositories.GetContents(ctx, owner, repo, e.GetPath(), opts)
 		if err != nil {
 			return nil, fmt.Errorf("read %s from %s/%s: %w", e.GetPath(), owner, repo, err)
@@ -108,15 +96,4 @@ func readChecksDir(ctx context.Context, gh *github.Client, owner, repo, ref, ori
 		out = append(out, checks.NewCustomCheck(name, origin, []byte(content)))
 	}
 	return out, nil
-}
-
-// changedChecks lists the custom check files a change touches.
-func changedChecks(files []string) []string {
-	var out []string
-	for _, f := range files {
-		if path.Dir(f) == ChecksDir && checks.IsCustomCheckFile(path.Base(f)) {
-			out = append(out, f)
-		}
-	}
-	return out
 }

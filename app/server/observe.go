@@ -7,12 +7,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/google/go-github/v88/github"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
-	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/metrics"
-	"github.com/gatehouse/gatehouse/app/worker"
 	"github.com/gatehouse/gatehouse/checks"
 )
 
@@ -51,25 +48,11 @@ func (r meteredRunner) Run(ctx context.Context, req checks.Request) (*checks.Res
 	return resp, nil
 }
 
-// meteredDecider counts the verdicts by check and conclusion.
-type meteredDecider struct {
-	next worker.Decider
-	m    *metrics.Metrics
-}
-
-// Prepare is the next decider's.
-func (d meteredDecider) Prepare(ctx context.Context, gh *github.Client, s jobs.Scan) (*worker.Prepared, error) {
-	return d.next.Prepare(ctx, gh, s)
-}
-
-func (d meteredDecider) Decide(ctx context.Context, in worker.DecideInput) (*worker.Decision, error) {
-	dec, err := d.next.Decide(ctx, in)
-	if err == nil && dec != nil {
-		for _, v := range dec.Verdicts {
-			d.m.Verdicts.WithLabelValues(v.Check, string(v.Conclusion)).Inc()
-		}
+// countVerdicts counts the verdicts by check and conclusion.
+func (s *Server) countVerdicts(vs []checks.Verdict) {
+	for _, v := range vs {
+		s.metrics.Verdicts.WithLabelValues(v.Check, string(v.Conclusion)).Inc()
 	}
-	return dec, err
 }
 
 // observeGitHub counts every answer GitHub gives by route family and status

@@ -53,8 +53,11 @@ type Config struct {
 	// required for the worker role.
 	Runner checks.Runner
 	Checks []string
-	// Decider resolves policy and evaluates results.
-	Decider worker.Decider
+	// Splitters plan each check's units for the finding cache
+	// (checks/registry.Splitters); nil scans each check's tree whole.
+	Splitters map[string]checks.Splitter
+	// Policies reads the policy and custom checks of each scan.
+	Policies worker.Policies
 	// DBUpdatedAt reports the vulnerability DB's date (may be nil).
 	DBUpdatedAt func() time.Time
 	// Readiness adds checks to /readyz (name → error or nil).

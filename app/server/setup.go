@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/app/setup"
 	"github.com/gatehouse/gatehouse/app/webhook"
 	"github.com/gatehouse/gatehouse/app/worker"
+	"github.com/gatehouse/gatehouse/checks/verdict"
 )
 
 // liveState is what changes when the app is configured while the server
@@ -68,17 +69,22 @@ func (s *Server) newQueue(workers int) (*queue.Queue, error) {
 // their jobs on q.
 func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 	cfg := s.cfg
-	if cfg.Runner == nil || cfg.Decider == nil || len(cfg.Checks) == 0 {
-		return errors.New("worker role needs a runner, a decider and checks")
+	if cfg.Runner == nil || cfg.Policies == nil || len(cfg.Checks) == 0 {
+		return errors.New("worker role needs a runner, a policy source and checks")
 	}
 	s.planner = planner.New(planner.Config{
 		Deliveries: deliverySource{s.store}, Clients: gh, Queue: scanQueue{q, cfg.MaxAttempts},
 		Heads: s.store, Checks: cfg.Checks, Logger: cfg.Logger, BaselinePace: cfg.BaselinePace,
 		DetailsURL: s.detailsURL,
 	})
+	work := filepath.Join(cfg.DataDir, "work")
+	pipeline := verdict.New(verdict.Config{
+		Runner: meteredRunner{cfg.Runner, s.metrics}, Splitters: cfg.Splitters, Cache: s.store,
+		WorkDir: work, DBUpdatedAt: cfg.DBUpdatedAt, Logger: cfg.Logger,
+	})
 	s.worker = worker.New(worker.Config{
-		Clients: gh, Runner: meteredRunner{cfg.Runner, s.metrics}, Decider: meteredDecider{cfg.Decider, s.metrics}, Checks: cfg.Checks,
-		WorkDir: filepath.Join(cfg.DataDir, "work"), Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
+		Clients: gh, Pipeline: pipeline, Policies: cfg.Policies, Checks: cfg.Checks, OnVerdicts: s.countVerdicts,
+		WorkDir: work, Logger: cfg.Logger, DBUpdatedAt: cfg.DBUpdatedAt,
 		Mirrors: &gitfetch.Mirrors{Dir: filepath.Join(cfg.DataDir, "work", "mirrors"), MaxBytes: cfg.MirrorCacheBytes, Logger: cfg.Logger},
 		Store:   s.store, BotLogin: s.botLogin,
 		DetailsURL: s.detailsURL, Evidence: s.evidence, Version: cfg.Version,

@@ -92,7 +92,7 @@ func TestSetupSwitchesToRunningWithoutRestart(t *testing.T) {
 	cfg := Config{
 		Addr: addr, DataDir: t.TempDir(), GitHubURL: fake.URL(), PublicURL: base,
 		Logger: slog.New(slog.NewTextHandler(logs, nil)), Runner: cleanRunner{}, Checks: allChecks,
-		Decider: &policysource.Source{}, RetryBaseDelay: 10 * time.Millisecond, JobRetryBase: 50 * time.Millisecond,
+		Policies: &policysource.Source{}, RetryBaseDelay: 10 * time.Millisecond, JobRetryBase: 50 * time.Millisecond,
 		PollInterval: 100 * time.Millisecond,
 	}
 	_, stop := runServer(t, cfg)
@@ -171,7 +171,7 @@ func TestConfigureTwiceRefused(t *testing.T) {
 	fake := githubtest.New(t)
 	srv, _ := runServer(t, Config{
 		Addr: "127.0.0.1:0", DataDir: t.TempDir(), GitHubURL: fake.URL(), Logger: slog.New(slog.DiscardHandler),
-		Runner: cleanRunner{}, Checks: allChecks, Decider: &policysource.Source{},
+		Runner: cleanRunner{}, Checks: allChecks, Policies: &policysource.Source{},
 	})
 	c := setup.Credentials{AppID: fake.AppID(), PrivateKey: fake.PrivateKeyPEM(), WebhookSecret: "s"}
 	if err := srv.Configure(context.Background(), setup.Credentials{AppID: 1}); err == nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/format"
+	"github.com/gatehouse/gatehouse/checks/verdict"
 )
 
 // EvidenceRecorder keeps the evidence of each verdict
@@ -32,12 +33,12 @@ type Completer func(ctx context.Context, fn func(tx *store.Tx) error) error
 // record uploads the verdicts to code scanning when the policy asks, and
 // writes the verdict's evidence. A failed upload is logged, not retried:
 // it needs a permission installations may not grant.
-func (w *Worker) record(ctx context.Context, log *slog.Logger, gh *github.Client, s jobs.Scan, head *checks.Response, dec *Decision, started time.Time, complete Completer) error {
+func (w *Worker) record(ctx context.Context, log *slog.Logger, gh *github.Client, s jobs.Scan, head *checks.Response, dec *verdict.Decision, started time.Time, complete Completer) error {
 	var results []*checks.Result
 	if head != nil {
 		results = head.Results
 	}
-	if dec.SarifUpload {
+	if dec.Report.SarifUpload {
 		owner, name, _ := strings.Cut(s.Repo, "/")
 		branch := s.HeadRef
 		if branch == "" {

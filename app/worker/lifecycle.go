@@ -2,8 +2,6 @@ package worker
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -14,7 +12,7 @@ import (
 	"github.com/gatehouse/gatehouse/app/gitfetch"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/report"
-	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/verdict"
 )
 
 // prepareBaseline resolves a baseline scan's commit (the default branch
@@ -78,56 +76,38 @@ func (w *Worker) cancel(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 	return nil
 }
 
-// engineKey identifies what a cached result was computed with: the engine,
-// its data and the custom checks it ran (by content).
-func engineKey(r *checks.Result) string {
-	key := unitEngineKey(r.Engine)
-	if len(r.Custom) == 0 {
-		return key
+// keep stores what a pull request's scan found, so an approval of the
+// change's own suppressions can be decided without scanning again.
+func (w *Worker) keep(ctx context.Context, s jobs.Scan, scanned *verdict.Scanned) error {
+	if s.Kind != jobs.ScanPullRequest || w.cfg.Store == nil {
+		return nil
 	}
-	h := sha256.New()
-	for _, c := range r.Custom {
-		fmt.Fprintf(h, "%s\x00%s\x00%s\x00", c.Origin, c.Name, c.SHA256)
+	b, err := json.Marshal(storedScan{Scan: s, Scanned: scanned})
+	if err != nil {
+		return err
 	}
-	return key + "/custom:" + hex.EncodeToString(h.Sum(nil))[:16]
+	if err := w.cfg.Store.PutScan(ctx, s.Repo, s.HeadSHA, b); err != nil {
+		return fmt.Errorf("store the scan of %s@%s: %w", s.Repo, s.HeadSHA, err)
+	}
+	return nil
 }
 
-// cachedBase returns the base results already stored for the commit, and
-// the checks that must still be scanned. A check whose head scan failed has
-// no engine key to match and is always rescanned.
-func (w *Worker) cachedBase(ctx context.Context, repo, sha string, head *checks.Response, names []string) (*checks.Response, []string) {
-	base := &checks.Response{}
-	var missing []string
-	for _, c := range names {
-		hr := head.Result(c)
-		if w.cfg.Store == nil || hr == nil {
-			missing = append(missing, c)
-			continue
-		}
-		b, err := w.cfg.Store.CommitResult(ctx, repo, sha, c, engineKey(hr))
-		var r checks.Result
-		if err != nil || b == nil || json.Unmarshal(b, &r) != nil {
-			missing = append(missing, c)
-			continue
-		}
-		base.Results = append(base.Results, &r)
-	}
-	return base, missing
+// storedScan is a scan job with what it found.
+type storedScan struct {
+	Scan    jobs.Scan        `json:"scan"`
+	Scanned *verdict.Scanned `json:"scanned"`
 }
 
-func (w *Worker) cacheBase(ctx context.Context, repo, sha string, fresh *checks.Response) {
-	if w.cfg.Store == nil {
-		return
+// approvals returns the approvals given on the scan's pull request.
+func (w *Worker) approvals(ctx context.Context, s jobs.Scan) ([]verdict.Approval, error) {
+	if s.Kind != jobs.ScanPullRequest || w.cfg.Store == nil {
+		return nil, nil
 	}
-	for _, r := range fresh.Results {
-		b, err := json.Marshal(r)
-		if err != nil {
-			continue
-		}
-		if err := w.cfg.Store.PutCommitResult(ctx, repo, sha, r.Check, engineKey(r), b); err != nil {
-			w.cfg.Logger.Warn("base result not cached", slog.String("repo", repo), slog.String("sha", sha), slog.String("error", err.Error()))
-		}
+	a, err := w.cfg.Store.Approvals(ctx, s.Repo, s.PRNumber)
+	if err != nil {
+		return nil, fmt.Errorf("approvals of %s#%d: %w", s.Repo, s.PRNumber, err)
 	}
+	return a, nil
 }
 
 func short(sha string) string {
@@ -140,8 +120,8 @@ func short(sha string) string {
 // review posts the pull request review (line comments on blocking findings
 // in the diff, replies on fixed ones) and the sticky summary comment, as the
 // policy asks.
-func (w *Worker) review(ctx context.Context, gh *github.Client, s jobs.Scan, dec *Decision, diff []byte) error {
-	if !dec.ReviewComments && !dec.SummaryComment {
+func (w *Worker) review(ctx context.Context, gh *github.Client, s jobs.Scan, dec *verdict.Decision, diff []byte) error {
+	if !dec.Report.ReviewComments && !dec.Report.SummaryComment {
 		return nil
 	}
 	owner, name, _ := strings.Cut(s.Repo, "/")
@@ -155,7 +135,7 @@ func (w *Worker) review(ctx context.Context, gh *github.Client, s jobs.Scan, dec
 		details = w.cfg.DetailsURL(s)
 	}
 	res, err := rv.Review(ctx, report.PullRequest{Repo: report.Repo{Owner: owner, Name: name}, Number: s.PRNumber, HeadSHA: s.HeadSHA},
-		dec.Verdicts, diff, report.ReviewOptions{Event: dec.ReviewEvent, Comments: dec.ReviewComments, Summary: dec.SummaryComment, DetailsURL: details})
+		dec.Verdicts, diff, report.ReviewOptions{Event: dec.Report.ReviewEvent, Comments: dec.Report.ReviewComments, Summary: dec.Report.SummaryComment, DetailsURL: details})
 	if err != nil {
 		return fmt.Errorf("review %s#%d: %w", s.Repo, s.PRNumber, err)
 	}

@@ -1,10 +1,12 @@
-// Package worker runs one scan job: fetch the commits, run the checks on the
-// head (and the base, to tell new findings from existing ones), let the
-// policy decide, and write the verdicts to the check runs.
+// Package worker runs one scan job: fetch the commits into the repository's
+// mirror, hand the trees to the verdict pipeline (checks/verdict, the same
+// code as `gatehouse scan`), and write the verdicts to GitHub: check runs,
+// the pull request's review and summary comment, and the evidence.
 package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,6 +22,8 @@ import (
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/report"
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/policy"
+	"github.com/gatehouse/gatehouse/checks/verdict"
 	"github.com/gatehouse/gatehouse/templates"
 )
 
@@ -31,79 +35,36 @@ type Clients interface {
 	AppID() int64
 }
 
-// Decision is what the policy made of a scan.
-type Decision struct {
-	Verdicts      []checks.Verdict
-	PolicyHash    string
-	PolicySources []string
-	// PolicyCanonical is the resolved policy's canonical JSON (nil when
-	// the policy could not be read), for the evidence.
-	PolicyCanonical []byte
-	// SarifUpload: also upload the findings to code scanning.
-	SarifUpload bool
-	// What to post on a pull request besides the check runs.
-	ReviewComments bool
-	ReviewEvent    string
-	SummaryComment bool
-}
-
-// DecideInput is what the policy sees.
-type DecideInput struct {
-	Scan   jobs.Scan
-	GH     *github.Client
-	Head   *checks.Response
-	Base   *checks.Response // nil when there is nothing to compare with
-	Checks []string
-	// ChangedFiles are the files a pull request changes (nil otherwise).
-	ChangedFiles []string
-	// Prepared is what Prepare returned for this scan.
-	Prepared *Prepared
-}
-
-// Prepared is what the decider resolved before the scan ran.
-type Prepared struct {
-	// Custom are the custom checks the scan runs (iac), read from the
-	// org's and the repository's settings, never from the change.
-	Custom []checks.CustomCheck
-	// State is the decider's own, handed back in DecideInput.
-	State any
-}
-
-// GetState returns p.State, or nil for a nil p.
-func (p *Prepared) GetState() any {
-	if p == nil {
-		return nil
-	}
-	return p.State
-}
-
-// Decider resolves the policy for a scan and evaluates its results.
-type Decider interface {
-	// Prepare runs before the scan: it reads what the scan needs from the
-	// settings (custom checks). An error means the job should be retried.
-	Prepare(ctx context.Context, gh *github.Client, s jobs.Scan) (*Prepared, error)
-	Decide(ctx context.Context, in DecideInput) (*Decision, error)
+// Policies reads what judges a scan (app/policysource): the policy and the
+// custom checks, from the org's settings and the repository's base, never
+// from the change. A *policy.ParseError is the policy file's own problem
+// (every check fails with it); any other error means GitHub could not be
+// read (the job is retried).
+type Policies interface {
+	Load(ctx context.Context, gh *github.Client, s jobs.Scan) (*policy.Policy, []checks.CustomCheck, error)
 }
 
 // Store is what the worker keeps between jobs: the newest head of each pull
-// request (to notice superseded scans) and per-commit results (so a base
-// commit is scanned once).
+// request (to notice superseded scans), each scan's results (to decide
+// again on an approval without scanning) and the approvals given.
 type Store interface {
 	PullHead(ctx context.Context, repo string, number int) (string, error)
-	CommitResult(ctx context.Context, repo, sha, check, engineKey string) ([]byte, error)
-	PutCommitResult(ctx context.Context, repo, sha, check, engineKey string, result []byte) error
+	PutScan(ctx context.Context, repo, sha string, scan []byte) error
+	Scan(ctx context.Context, repo, sha string) ([]byte, error)
+	PutApproval(ctx context.Context, repo string, pr int, a verdict.Approval, reviewID int64) error
+	Approvals(ctx context.Context, repo string, pr int) ([]verdict.Approval, error)
 }
 
 // Config wires a Worker.
 type Config struct {
-	Store   Store
-	Clients Clients
-	Runner  checks.Runner
-	Decider Decider
-	Checks  []string
-	WorkDir string // scratch space for checkouts
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Store    Store
+	Clients  Clients
+	Pipeline *verdict.Pipeline
+	Policies Policies
+	Checks   []string
+	WorkDir  string // scratch space (mirrors live under WorkDir/mirrors)
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// DBUpdatedAt reports the vulnerability DB's date for the scope line.
 	DBUpdatedAt func() time.Time
 	// DetailsURL returns a scan's details page ("" for none).
@@ -118,15 +79,13 @@ type Config struct {
 	// Mirrors keeps the repositories' git mirrors (nil: WorkDir/mirrors
 	// with the default size cap and blob size limit).
 	Mirrors *gitfetch.Mirrors
-	// CacheRows bounds the finding cache (0: DefaultCacheRows); the cache
-	// is used when Store implements UnitCache.
-	CacheRows int
+	// OnVerdicts sees every set of verdicts reported (metrics).
+	OnVerdicts func([]checks.Verdict)
 }
 
-// Worker handles KindScan jobs.
+// Worker handles KindScan and KindApproval jobs.
 type Worker struct {
 	cfg Config
-	eng engines
 }
 
 // New builds a Worker.
@@ -151,7 +110,7 @@ func New(cfg Config) *Worker {
 // complete writes the verdict's evidence together with the job's
 // completion; nil writes it in a transaction of its own (tests, tools).
 func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) error {
-	log := w.cfg.Logger.With(slog.String("delivery", s.DeliveryID), slog.String("repo", s.Repo), slog.String("sha", s.HeadSHA))
+	log := w.log(s)
 	gh, err := w.cfg.Clients.Installation(s.InstallationID)
 	if err != nil {
 		return err
@@ -160,7 +119,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		if err := w.prepareBaseline(ctx, gh, &s); err != nil {
 			return err
 		}
-		log = log.With(slog.String("sha", s.HeadSHA))
+		log = w.log(s)
 	}
 	runs := w.checkRuns(gh, s)
 	if newer := w.supersededBy(ctx, s); newer != "" {
@@ -175,27 +134,24 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		}
 	}
 	start := w.cfg.Now()
-	prep, err := w.cfg.Decider.Prepare(ctx, gh, s)
-	if err != nil {
-		return fmt.Errorf("prepare %s@%s: %w", s.Repo, s.HeadSHA, err)
+	pol, custom, polErr := w.cfg.Policies.Load(ctx, gh, s)
+	var pe *policy.ParseError
+	if polErr != nil && !errors.As(polErr, &pe) {
+		return fmt.Errorf("read the policy of %s@%s: %w", s.Repo, s.HeadSHA, polErr) // GitHub unreachable: retry
 	}
-	head, base, diff, err := w.scan(ctx, s, prep.Custom)
+	scanned, diff, err := w.scan(ctx, log, s, custom)
 	if err != nil {
 		return err
 	}
-	var changed []string
-	if len(diff) > 0 {
-		if d, err := report.ParseDiff(diff); d != nil {
-			changed = d.Files()
-		} else if err != nil {
-			log.Warn("diff not parsed", slog.String("error", err.Error()))
-		}
+	if err := w.keep(ctx, s, scanned); err != nil {
+		return err
 	}
-	dec, err := w.cfg.Decider.Decide(ctx, DecideInput{Scan: s, GH: gh, Head: head, Base: base, Checks: w.cfg.Checks, ChangedFiles: changed, Prepared: prep})
+	approvals, err := w.approvals(ctx, s)
 	if err != nil {
-		return fmt.Errorf("decide %s@%s: %w", s.Repo, s.HeadSHA, err)
+		return err
 	}
-	if err := w.report(ctx, runs, s, head, dec); err != nil {
+	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Approvals: approvals, Now: w.cfg.Now()})
+	if err := w.report(ctx, runs, s, scanned.Head, dec); err != nil {
 		return err
 	}
 	if s.Kind == jobs.ScanPullRequest {
@@ -209,11 +165,15 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		}
 	}
 	// Last: a retry after a failure above records once, what was reported.
-	if err := w.record(ctx, log, gh, s, head, dec, start, complete); err != nil {
+	if err := w.record(ctx, log, gh, s, scanned.Head, dec, start, complete); err != nil {
 		return err
 	}
 	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)))
 	return nil
+}
+
+func (w *Worker) log(s jobs.Scan) *slog.Logger {
+	return w.cfg.Logger.With(slog.String("delivery", s.DeliveryID), slog.String("repo", s.Repo), slog.String("sha", s.HeadSHA))
 }
 
 // Fail completes every check run of a job that will not be retried again.
@@ -241,29 +201,15 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 }
 
 // scan brings the repository's mirror up to date with the job's refs and
-// runs the checks on head and, when there is one, on the base tree
-// (dependencies and IaC; secrets compare by commit range). Only the files a
-// check must read are materialized, and units the finding cache holds are
-// not read again. Head and base are scanned with the same custom checks, so
-// their findings compare.
-func (w *Worker) scan(ctx context.Context, s jobs.Scan, custom []checks.CustomCheck) (head, base *checks.Response, diff []byte, err error) {
-	log := w.cfg.Logger.With(slog.String("delivery", s.DeliveryID), slog.String("repo", s.Repo), slog.String("sha", s.HeadSHA))
-	// 0711 and 0755: the sandboxed scanner runs as an unprivileged user
-	// and reads the checkout; nobody can list the work dir itself.
-	if err := os.MkdirAll(w.cfg.WorkDir, 0o711); err != nil {
-		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
-	}
-	dir, err := os.MkdirTemp(w.cfg.WorkDir, "scan-")
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, nil, nil, fmt.Errorf("scratch dir: %w", err)
-	}
-	defer os.RemoveAll(dir)
+// runs the pipeline on the head, compared with what the job compares it
+// with: a pull request's merge base, a push's previous head (a new
+// branch's merge base with the default branch), nothing for a baseline.
+// For a pull request it also returns the diff GitHub shows, which review
+// comments are placed on.
+func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom []checks.CustomCheck) (*verdict.Scanned, []byte, error) {
 	token, err := w.cfg.Clients.Token(ctx, s.InstallationID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	spec := gitfetch.FetchSpec{CloneURL: w.cfg.Clients.URLs().CloneURL(s.Repo), Token: token, Head: s.HeadSHA, Base: s.BaseSHA}
 	newBranchBase := ""
@@ -289,7 +235,7 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan, custom []checks.CustomCh
 	}
 	snap, err := w.cfg.Mirrors.Open(ctx, s.Repo, spec)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err)
+		return nil, nil, fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
 	defer snap.Close()
 	log.Debug("mirror updated", slog.Bool("rebuilt", snap.Stats.Rebuilt), slog.Int("new_objects", snap.Stats.NewObjects))
@@ -302,63 +248,38 @@ func (w *Worker) scan(ctx context.Context, s jobs.Scan, custom []checks.CustomCh
 			compare = mb
 		}
 	}
-	headScan := treeScan{snap: snap, rev: s.HeadSHA, dir: filepath.Join(dir, "head"), custom: custom}
-	var treeChecks []string
-	for _, c := range w.cfg.Checks {
-		if c != checks.Secrets {
-			treeChecks = append(treeChecks, c)
-		}
-	}
-	if s.Kind == jobs.ScanBaseline || compare == s.HeadSHA {
-		// The tree alone: a baseline, or a commit that adds nothing to
-		// what it is compared with (a re-run on the default branch).
-		headScan.names = w.cfg.Checks
-	} else {
-		headScan.names = treeChecks
+	req := verdict.Request{Repo: s.Repo, Head: snapTree{snap, s.HeadSHA}, Checks: w.cfg.Checks, Custom: custom, Logger: log}
+	if s.Kind != jobs.ScanBaseline && compare != "" && compare != s.HeadSHA {
+		// A change: judged against what it changes. (A baseline, or a
+		// commit that adds nothing to what it is compared with, is judged
+		// as a tree alone.)
+		req.Base = snapTree{snap, compare}
 		if slices.Contains(w.cfg.Checks, checks.Secrets) {
 			if _, err := snap.EnsureRange(ctx, compare, s.HeadSHA); err != nil {
-				return nil, nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
+				return nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
 			}
-			headScan.rangeTarget = &checks.Target{HeadRev: s.HeadSHA, BaseRev: compare}
+			req.Range = &verdict.Range{Base: compare, Head: s.HeadSHA}
 		}
 	}
+	var diff []byte
 	if s.Kind == jobs.ScanPullRequest && snap.MergeBase != "" {
-		if headScan.rangeTarget == nil {
+		if req.Range == nil || req.Range.Base != snap.MergeBase {
 			if _, err := snap.EnsureRange(ctx, snap.MergeBase, s.HeadSHA); err != nil {
-				return nil, nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
+				return nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
 			}
 		}
 		if diff, err = snap.Diff(ctx, snap.MergeBase, s.HeadSHA); err != nil {
-			return nil, nil, nil, fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
+			return nil, nil, fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
 		}
 	}
-	head, err = w.scanTree(ctx, log, headScan)
+	scanned, err := w.cfg.Pipeline.Scan(ctx, req)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
+		return nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
-	if compare == "" || compare == s.HeadSHA || len(treeChecks) == 0 {
-		return head, nil, diff, nil
-	}
-	base, missing := w.cachedBase(ctx, s.Repo, compare, head, treeChecks)
-	if len(missing) == 0 {
-		return head, base, diff, nil
-	}
-	fresh, err := w.scanTree(ctx, log, treeScan{snap: snap, rev: compare, dir: filepath.Join(dir, "base"), names: missing, custom: custom})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("scan base %s@%s: %w", s.Repo, compare, err)
-	}
-	w.cacheBase(ctx, s.Repo, compare, fresh)
-	base.Results = append(base.Results, fresh.Results...)
-	for c, e := range fresh.Errors {
-		if base.Errors == nil {
-			base.Errors = map[string]string{}
-		}
-		base.Errors[c] = e
-	}
-	return head, base, diff, nil
+	return scanned, diff, nil
 }
 
-func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan, head *checks.Response, dec *Decision) error {
+func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan, head *checks.Response, dec *verdict.Decision) error {
 	rng := templates.Range{Kind: s.Kind, Base: s.BaseSHA, Head: s.HeadSHA, PRNumber: s.PRNumber, NewRef: s.Kind == jobs.ScanPush && s.BaseSHA == ""}
 	var dbDate time.Time
 	if w.cfg.DBUpdatedAt != nil {
@@ -387,6 +308,9 @@ func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 		if err := runs.Complete(ctx, id, v, out, w.cfg.Now()); err != nil {
 			return err
 		}
+	}
+	if w.cfg.OnVerdicts != nil {
+		w.cfg.OnVerdicts(dec.Verdicts)
 	}
 	return nil
 }

@@ -11,17 +11,18 @@ import (
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/report"
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/verdict"
 )
 
 type headStore struct{ head string }
 
 func (h headStore) PullHead(context.Context, string, int) (string, error) { return h.head, nil }
-func (headStore) CommitResult(context.Context, string, string, string, string) ([]byte, error) {
-	return nil, nil
-}
-func (headStore) PutCommitResult(context.Context, string, string, string, string, []byte) error {
+func (headStore) PutScan(context.Context, string, string, []byte) error { return nil }
+func (headStore) Scan(context.Context, string, string) ([]byte, error) { return nil, nil }
+func (headStore) PutApproval(context.Context, string, int, verdict.Approval, int64) error {
 	return nil
 }
+func (headStore) Approvals(context.Context, string, int) ([]verdict.Approval, error) { return nil, nil }
 
 type noRunner struct{ calls int }
 
@@ -51,7 +52,8 @@ func TestSupersededScanIsCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	runner := &noRunner{}
-	w := New(Config{Clients: f, Runner: runner, Checks: names, Store: headStore{head: "ffffffffffffffffffffffffffffffffffffffff"}, Logger: slog.New(slog.DiscardHandler)})
+	w := New(Config{Clients: f, Pipeline: verdict.New(verdict.Config{Runner: runner}), Checks: names,
+		Store: headStore{head: "ffffffffffffffffffffffffffffffffffffffff"}, Logger: slog.New(slog.DiscardHandler)})
 	err = w.Scan(context.Background(), jobs.Scan{
 		DeliveryID: "d", InstallationID: 7, Repo: "octo/demo", Kind: jobs.ScanPullRequest,
 		HeadSHA: old, PRNumber: 1, CheckRuns: ids,

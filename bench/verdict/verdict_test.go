@@ -48,6 +48,7 @@ import (
 	"github.com/gatehouse/gatehouse/app/worker"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/checks/verdict"
 )
 
 var (
@@ -98,10 +99,12 @@ func TestVerdictLatency(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	dbDate := func() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) }
+	work := filepath.Join(data, "work")
 	w := worker.New(worker.Config{
-		Store: st, Clients: gh, Runner: set.Runner(), Decider: &policysource.Source{}, Checks: registry.Names,
-		WorkDir: filepath.Join(data, "work"), Logger: benchLogger(),
-		DBUpdatedAt: func() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) },
+		Store: st, Clients: gh, Policies: &policysource.Source{}, Checks: registry.Names,
+		Pipeline: verdict.New(verdict.Config{Runner: set.Runner(), Splitters: registry.Splitters(), Cache: st, WorkDir: work, DBUpdatedAt: dbDate}),
+		WorkDir: work, Logger: benchLogger(), DBUpdatedAt: dbDate,
 	})
 	ghc, _ := gh.Installation(7)
 	runsFor := func(sha string, s jobs.Scan) jobs.Scan {

@@ -2,11 +2,7 @@ package deps
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 
 	tdb "github.com/aquasecurity/trivy-db/pkg/db"
 	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
@@ -19,11 +15,8 @@ import (
 	"github.com/aquasecurity/trivy/pkg/vulnerability"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/internal/trivyignore"
 )
-
-// ignoreFiles are the trivy ignore files honoured at the target's root, in
-// trivy's order of preference.
-var ignoreFiles = []string{".trivyignore.yaml", ".trivyignore.yml", ".trivyignore"}
 
 // detect looks the applications' packages up in the open DB with trivy's
 // scan service, as `trivy fs --scanners vuln` does. The caller holds the DB.
@@ -46,61 +39,47 @@ func (s *Scanner) detect(ctx context.Context, apps []ftypes.Application) (types.
 	return results, nil
 }
 
-// applyIgnoreFile runs trivy's result filter on every result: it drops
-// duplicate detections and moves what the target's .trivyignore(.yaml)
-// ignores out of the findings. The ignored ones are returned.
-func applyIgnoreFile(ctx context.Context, dir string, results types.Results) ([]checks.Suppressed, error) {
-	ignorePath, err := findIgnoreFile(dir)
+// applyIgnoreFiles runs trivy's result filter on every result: it drops
+// duplicate detections and moves what the target's trivy ignore files list
+// out of the findings, file by file (in force first, then the change's).
+// The ignored ones are returned.
+func applyIgnoreFiles(ctx context.Context, t checks.Target, results types.Results) ([]checks.Suppressed, error) {
+	files, err := trivyignore.Load(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	conf, err := result.ParseIgnoreFile(ctx, ignorePath)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", filepath.Base(ignorePath), err)
+	if len(files) == 0 {
+		files = []trivyignore.File{{}} // the filter still drops duplicates
 	}
 	opts := result.FilterOptions{Severities: allSeverities()}
 	var suppressed []checks.Suppressed
 	for i := range results {
-		if err := result.FilterResult(ctx, &results[i], conf, opts); err != nil {
-			return nil, fmt.Errorf("filter %s: %w", results[i].Target, err)
-		}
 		locs := packageLocations(results[i])
-		for _, m := range results[i].ModifiedFindings {
-			v, ok := m.Finding.(types.DetectedVulnerability)
-			if !ok {
-				continue
+		for _, file := range files {
+			if err := result.FilterResult(ctx, &results[i], file.Conf, opts); err != nil {
+				return nil, fmt.Errorf("filter %s: %w", results[i].Target, err)
 			}
-			reason := fmt.Sprintf("%s in %s", m.Status, filepath.Base(ignorePath))
-			if m.Statement != "" {
-				reason += ": " + m.Statement
+			for _, m := range results[i].ModifiedFindings {
+				v, ok := m.Finding.(types.DetectedVulnerability)
+				if !ok {
+					continue
+				}
+				reason := fmt.Sprintf("%s in %s", m.Status, file.Name)
+				if file.FromChange {
+					reason = fmt.Sprintf("%s in %s, as this change edits it", m.Status, file.Name)
+				}
+				if m.Statement != "" {
+					reason += ": " + m.Statement
+				}
+				suppressed = append(suppressed, checks.Suppressed{
+					Finding: toFinding(results[i].Target, v, locs),
+					Reason:  reason, Via: checks.ViaIgnoreFile, FromChange: file.FromChange,
+				})
 			}
-			suppressed = append(suppressed, checks.Suppressed{
-				Finding: toFinding(results[i].Target, v, locs),
-				Reason:  reason,
-			})
+			results[i].ModifiedFindings = nil
 		}
-		results[i].ModifiedFindings = nil
 	}
 	return suppressed, nil
-}
-
-// findIgnoreFile returns the path of the target's ignore file, or "" when
-// there is none. A symbolic link is refused rather than followed.
-func findIgnoreFile(dir string) (string, error) {
-	for _, name := range ignoreFiles {
-		p := filepath.Join(dir, name)
-		info, err := os.Lstat(p)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			continue
-		case err != nil:
-			return "", fmt.Errorf("read %s: %w", name, err)
-		case !info.Mode().IsRegular():
-			return "", fmt.Errorf("%s is not a regular file (symbolic links are not followed)", name)
-		}
-		return p, nil
-	}
-	return "", nil
 }
 
 // allSeverities keeps every severity in trivy's filter: the policy, not the

@@ -155,7 +155,7 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 	if err != nil {
 		return nil, fmt.Errorf("dependencies check: %w", err)
 	}
-	suppressed, err := applyIgnoreFile(ctx, t.Dir, results)
+	suppressed, err := applyIgnoreFiles(ctx, t, results)
 	if err != nil {
 		return nil, fmt.Errorf("dependencies check: %w", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/aquasecurity/trivy/pkg/iac/scan"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/internal/trivyignore"
 )
 
 // DefaultMaxFileSize is the largest file read when Options.MaxFileSize is 0.
@@ -87,8 +88,8 @@ func (s *Scanner) Name() string { return checks.IaC }
 func (s *Scanner) Engine() checks.Engine { return s.engine }
 
 // Run scans the IaC files under t.Dir (or t.Paths inside it). Findings an
-// inline #trivy:ignore comment, .trivyignore or .trivyignore.yaml at the
-// target root suppresses are returned in Result.Suppressed with the reason.
+// inline #trivy:ignore comment or one of the target's trivy ignore files
+// (t.Ignore) suppresses are returned in Result.Suppressed with the reason.
 // The custom checks t carries run after the built-in ones (see loadCustom
 // and runCustom); Result.Custom says what became of each, and their
 // findings carry the check's name in Finding.Custom.
@@ -100,7 +101,7 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 	if err != nil {
 		return nil, fmt.Errorf("iac: collect files: %w", err)
 	}
-	ignores, ignoreSkips, err := loadIgnoreFiles(ctx, t.Dir)
+	ignores, err := trivyignore.Load(ctx, t)
 	if err != nil {
 		return nil, fmt.Errorf("iac: %w", err)
 	}
@@ -110,7 +111,6 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 		Findings: []checks.Finding{},
 		Scope:    scope(set),
 	}
-	res.Scope.Skipped = append(res.Scope.Skipped, ignoreSkips...)
 
 	var all []converted
 	for _, ft := range scanOrder {
@@ -147,11 +147,11 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 		res.Custom = cs.statuses
 	}
 	for _, c := range disambiguate(dedupe(all)) {
-		switch reason := matchIgnore(ignores, c.ids, c.finding.File); {
+		switch sup, ok := matchIgnore(ignores, c.ids, c.finding); {
 		case c.status == scan.StatusIgnored:
-			res.Suppressed = append(res.Suppressed, checks.Suppressed{Finding: c.finding, Reason: "inline #trivy:ignore comment"})
-		case reason != "":
-			res.Suppressed = append(res.Suppressed, checks.Suppressed{Finding: c.finding, Reason: reason})
+			res.Suppressed = append(res.Suppressed, checks.Suppressed{Finding: c.finding, Reason: "inline #trivy:ignore comment", Via: checks.ViaInline})
+		case ok:
+			res.Suppressed = append(res.Suppressed, sup)
 		default:
 			res.Findings = append(res.Findings, c.finding)
 		}

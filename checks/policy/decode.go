@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,11 @@ func (d *decoder) value(n *yaml.Node, key string, k kind) (any, error) {
 		return d.enum(n, key, []string{ReviewRequestChanges, ReviewComment})
 	case kindGlobs:
 		return d.globs(n, key)
+	case kindFromChange:
+		s, err := d.enum(n, key, []string{string(FromChangeApproval), string(FromChangeAllow), string(FromChangeDeny)})
+		return FromChange(s), err
+	case kindNames:
+		return d.names(n, key)
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
 		return nil, d.errf(n, "%s must be true or false, not %s", key, describe(n))
@@ -120,6 +126,32 @@ func (d *decoder) globs(n *yaml.Node, key string) ([]string, error) {
 			return nil, d.errf(item, "%s is not a valid path glob: %q", where, item.Value)
 		}
 		out = append(out, g)
+	}
+	return out, nil
+}
+
+// nameRE is a GitHub login ("octocat") or an org team ("octo/security");
+// a leading @ is allowed and dropped.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9._-]{1,100})?$`)
+
+// names decodes a list of GitHub logins and org/team slugs.
+func (d *decoder) names(n *yaml.Node, key string) ([]string, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, d.errf(n, "%s must be a list of GitHub users or org/team names, not %s", key, describe(n))
+	}
+	out := []string{}
+	for i, item := range n.Content {
+		item = deref(item)
+		where := fmt.Sprintf("%s[%d]", key, i)
+		s, err := d.text(item, where)
+		if err != nil {
+			return nil, err
+		}
+		s = strings.TrimPrefix(s, "@")
+		if !nameRE.MatchString(s) {
+			return nil, d.errf(item, "%s must be a GitHub user (octocat) or an org team (octo/security), not %q", where, item.Value)
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }

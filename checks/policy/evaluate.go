@@ -69,6 +69,10 @@ type Input struct {
 	// Now decides whether exceptions have expired. A zero Now counts every
 	// exception with an expires date as expired.
 	Now time.Time
+	// ApprovedBy names who approved the suppressions the change brings
+	// (Suppressed.FromChange), as the caller verified it: with
+	// suppressions.from_change: approval they apply only when set.
+	ApprovedBy string
 }
 
 // Evaluate applies the policy to each check named in Results or Errors and
@@ -114,7 +118,7 @@ func Evaluate(in Input) []checks.Verdict {
 	})
 	out := make([]checks.Verdict, 0, len(names))
 	for _, name := range names {
-		out = append(out, evaluateCheck(p, name, results[name], in.Errors[name], in.Base, in.Now))
+		out = append(out, evaluateCheck(p, name, results[name], in.Errors[name], in.Base, in.Now, in.ApprovedBy))
 	}
 	return out
 }
@@ -130,7 +134,7 @@ func checkRank(name string) int {
 // evaluateCheck decides one check. The iac check also carries the findings
 // of custom checks, which are judged by the checks.custom settings: see
 // customPolicy.
-func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, base Base, now time.Time) checks.Verdict {
+func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, base Base, now time.Time, approvedBy string) checks.Verdict {
 	v := checks.Verdict{Check: name, Notes: p.notesFor(name)}
 	cp, ok := p.Check(name)
 	if !ok {
@@ -161,8 +165,21 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 		v.Error = scanErr.Error()
 	}
 	if res != nil {
-		v.Suppressed = slices.Clone(res.Suppressed)
-		for _, f := range res.Findings {
+		findings := slices.Clone(res.Findings)
+		unapplied := map[int]string{} // index in findings → the change's suppression
+		for _, s := range res.Suppressed {
+			if !s.FromChange {
+				v.Suppressed = append(v.Suppressed, s)
+				continue
+			}
+			if applied, ok := p.fromChange(s, approvedBy); ok {
+				v.Suppressed = append(v.Suppressed, applied)
+				continue
+			}
+			unapplied[len(findings)] = s.Reason
+			findings = append(findings, s.Finding)
+		}
+		for i, f := range findings {
 			if f.Check == "" {
 				f.Check = name
 			}
@@ -183,6 +200,18 @@ func evaluateCheck(p *Policy, name string, res *checks.Result, scanErr error, ba
 				continue
 			}
 			ev := judge(p, fcp, name, f, base)
+			if why, ok := unapplied[i]; ok {
+				ev.Unapplied = why
+				if p.Suppressions().FromChange == FromChangeDeny {
+					ev.Reason += "; the change's own suppression is refused (suppressions.from_change: deny)"
+					if n := refusedNote; !slices.Contains(v.Notes, n) {
+						v.Notes = append(v.Notes, n)
+					}
+				} else {
+					ev.Reason += "; the change's own suppression waits for approval"
+					v.Pending = append(v.Pending, checks.Suppressed{Finding: f, Reason: why, Via: suppressedVia(res, f), FromChange: true})
+				}
+			}
 			for _, e := range expired {
 				ev.Reason += "; " + e.expiredNote()
 				if n := e.expiredNote(); !slices.Contains(v.Notes, n) {
@@ -245,6 +274,38 @@ func judgeRejected(p *Policy, ccp CheckPolicy, v *checks.Verdict, rejected []che
 		v.Title = "Custom checks rejected: " + what + " (" + v.Title + ")"
 	}
 	v.Notes = append(v.Notes, note)
+}
+
+// refusedNote explains findings the change suppresses for itself under
+// from_change: deny.
+const refusedNote = "This change adds suppressions (ignore-file lines or inline markers) for its own findings: " +
+	"suppressions.from_change is deny, so they apply only once merged; until then the findings are judged as they are."
+
+// fromChange applies a suppression the change brings, when the policy
+// lets it: always with from_change allow, once approved with approval.
+func (p *Policy) fromChange(s checks.Suppressed, approvedBy string) (checks.Suppressed, bool) {
+	switch p.Suppressions().FromChange {
+	case FromChangeAllow:
+		s.Reason += " (added by this change; suppressions.from_change: allow)"
+		return s, true
+	case FromChangeApproval:
+		if approvedBy != "" {
+			s.ApprovedBy = approvedBy
+			s.Reason += " (added by this change; approved by @" + approvedBy + ")"
+			return s, true
+		}
+	}
+	return s, false
+}
+
+// suppressedVia returns how the change suppressed f.
+func suppressedVia(res *checks.Result, f checks.Finding) string {
+	for _, s := range res.Suppressed {
+		if s.FromChange && s.Finding.Fingerprint == f.Fingerprint {
+			return s.Via
+		}
+	}
+	return ""
 }
 
 // ignoreReason says which paths.ignore pattern suppressed a finding.

@@ -177,7 +177,7 @@ func (d *decoder) errf(n *yaml.Node, format string, args ...any) error {
 	return &ParseError{File: d.file.Name, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
 }
 
-var topKeys = []string{"version", "checks", "new_findings_only", "on_error", "on_limit", "report", "exceptions", "enforce"}
+var topKeys = []string{"version", "checks", "new_findings_only", "on_error", "on_limit", "report", "suppressions", "exceptions", "enforce"}
 
 // top decodes the document.
 func (d *decoder) top(doc *yaml.Node) error {
@@ -208,6 +208,8 @@ func (d *decoder) top(doc *yaml.Node) error {
 			err = d.checkSection(p.val)
 		case "report":
 			err = d.section(p.val, "report", []string{"review_comments", "review_event", "summary_comment", "sarif_upload"})
+		case "suppressions":
+			err = d.section(p.val, "suppressions", []string{"from_change", "approvers"})
 		case "exceptions":
 			err = d.exceptions(p.val)
 		case "enforce":

@@ -102,6 +102,23 @@ func (p *Policy) Report() Report {
 	}
 }
 
+// Suppressions is what becomes of the suppressions a change brings for its
+// own findings.
+type Suppressions struct {
+	FromChange FromChange
+	// Approvers are the users and org/team slugs whose approval applies
+	// them; empty: anyone with write access (never the author).
+	Approvers []string
+}
+
+// Suppressions returns the suppressions settings.
+func (p *Policy) Suppressions() Suppressions {
+	return Suppressions{
+		FromChange: p.values["suppressions.from_change"].val.(FromChange),
+		Approvers:  slices.Clone(p.values["suppressions.approvers"].val.([]string)),
+	}
+}
+
 // Exceptions returns the effective exceptions, lowest layer first.
 func (p *Policy) Exceptions() []Exception { return slices.Clone(p.exceptions) }
 

@@ -61,6 +61,7 @@ func TestResolveDefaults(t *testing.T) {
 		"new_findings_only": "true", "on_error": "fail", "on_limit": "fail",
 		"report.review_comments": "true", "report.review_event": "REQUEST_CHANGES",
 		"report.summary_comment": "true", "report.sarif_upload": "false",
+		"suppressions.from_change": "approval", "suppressions.approvers": "[]",
 	}
 	if len(got) != len(want) {
 		t.Errorf("Explain lists %d settings, want %d", len(got), len(want))

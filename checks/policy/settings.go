@@ -46,6 +46,29 @@ const (
 	OnErrorNeutral OnError = "neutral" // a failed scan is reported as neutral
 )
 
+// FromChange says what becomes of suppressions a change brings for its own
+// findings (suppressions.from_change): new ignore-file lines, inline
+// gitleaks:allow and #trivy:ignore markers the base did not have.
+type FromChange string
+
+// The suppressions.from_change values, strictest last.
+const (
+	FromChangeAllow    FromChange = "allow"    // they apply, as the tools apply them
+	FromChangeApproval FromChange = "approval" // they apply once a writer other than the author approves the pull request
+	FromChangeDeny     FromChange = "deny"     // they never apply until merged
+)
+
+// fromChangeRank orders from_change values by strictness.
+func fromChangeRank(f FromChange) int {
+	switch f {
+	case FromChangeDeny:
+		return 2
+	case FromChangeApproval:
+		return 1
+	}
+	return 0
+}
+
 // The review events a review with comments can be posted as.
 const (
 	ReviewRequestChanges = "REQUEST_CHANGES"
@@ -66,6 +89,8 @@ const (
 	kindOnError                 // OnError
 	kindReviewEvent             // string
 	kindGlobs                   // []string
+	kindFromChange              // FromChange
+	kindNames                   // []string: GitHub logins and org/team slugs
 )
 
 // def describes one setting: its key, type and built-in default.
@@ -103,6 +128,8 @@ func buildDefs() []def {
 		def{"report.review_event", kindReviewEvent, ReviewRequestChanges},
 		def{"report.summary_comment", kindBool, true},
 		def{"report.sarif_upload", kindBool, false},
+		def{"suppressions.from_change", kindFromChange, FromChangeApproval},
+		def{"suppressions.approvers", kindNames, []string{}},
 	)
 }
 
@@ -170,8 +197,11 @@ func allowed(d def, old, new any) bool {
 		return !new.(bool) || old.(bool)
 	case kindOnError:
 		return new.(OnError) == OnErrorFail || old.(OnError) == OnErrorNeutral
-	case kindGlobs:
-		// Fewer ignored paths is stricter: only a subset is allowed.
+	case kindFromChange:
+		return fromChangeRank(new.(FromChange)) >= fromChangeRank(old.(FromChange))
+	case kindGlobs, kindNames:
+		// Fewer ignored paths (or approvers) is stricter: only a subset
+		// is allowed.
 		for _, g := range new.([]string) {
 			if !slices.Contains(old.([]string), g) {
 				return false
@@ -206,6 +236,8 @@ func display(v any) string {
 	case Mode:
 		return string(x)
 	case OnError:
+		return string(x)
+	case FromChange:
 		return string(x)
 	case string:
 		return x

@@ -26,6 +26,9 @@ func conclude(p *Policy, cp CheckPolicy, v *checks.Verdict) (checks.Conclusion, 
 			verb = "blocks"
 		}
 		t = fmt.Sprintf("%s %s this change%s", t, verb, breakdown(v.Check, blocking))
+		if n := len(v.Pending); n > 0 {
+			t += fmt.Sprintf(" (%d %s pending approval)", n, plural(n, "suppression", "suppressions"))
+		}
 		if len(rest) > 0 {
 			t += fmt.Sprintf(" (%d more not blocking)", len(rest))
 		}

@@ -16,6 +16,16 @@ import (
 // Names lists the built-in checks in the order users see them.
 var Names = []string{checks.Secrets, checks.Dependencies, checks.IaC}
 
+// Splitters returns each check's checks.Splitter: how to plan its units
+// from paths and sizes, without loading its engine.
+func Splitters() map[string]checks.Splitter {
+	return map[string]checks.Splitter{
+		checks.Secrets:      checks.EachFile{},
+		checks.Dependencies: deps.Splitter{},
+		checks.IaC:          iac.Splitter{},
+	}
+}
+
 // Options configures the engines.
 type Options struct {
 	// DataDir holds the vulnerability DB (DataDir/vulndb).

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/registry"
 )
 
@@ -48,9 +49,6 @@ type Limits struct {
 	// Timeout is the wall-clock limit of one scan; past it the child's
 	// whole process group (its PID namespace) is killed.
 	Timeout time.Duration
-	// CheckTimeout is the limit of each check inside the child; a check
-	// that overruns it is reported in Response.Errors.
-	CheckTimeout time.Duration
 	// CPUSeconds is the CPU time one scan may use (RLIMIT_CPU, counted
 	// from the moment the job arrives, so the engines' start-up is free).
 	CPUSeconds int
@@ -67,63 +65,37 @@ type Limits struct {
 	// MaxOutput caps the child's response in bytes; a child that writes
 	// more is killed.
 	MaxOutput int64
-	// MaxFileSize is the largest file each scanner reads, in bytes; larger
-	// files are listed in Scope.Skipped as limit hits. 0 keeps each
-	// engine's own default (secrets 10 MB, iac 10 MiB, dependencies 64 MiB).
-	MaxFileSize int64
-	// MaxFiles is the most files (outside .git) a checkout may hold; a
-	// bigger checkout is not scanned and every check reports why.
-	MaxFiles int
-	// MaxTotalBytes is the most bytes those files may hold together.
-	MaxTotalBytes int64
-	// MaxNesting is the deepest JSON or YAML nesting handed to the
-	// structure-parsing checks (dependencies, iac); deeper files are
-	// listed in Scope.Skipped.
-	MaxNesting int
-	// MaxYAMLBytes is the largest YAML file measured; larger YAML files
-	// are not handed to dependencies and iac (listed in Scope.Skipped).
-	MaxYAMLBytes int64
-	// MaxYAMLNodes is the most YAML nodes a file may expand to once its
-	// aliases are resolved (a "billion laughs" file expands to billions).
-	MaxYAMLNodes int
+	// Limits are the content limits (file size, files, bytes, nesting,
+	// YAML expansion, per-check time) that the child applies with
+	// checks/bounded, as `gatehouse scan` does in-process.
+	checks.Limits
 }
 
 // DefaultLimits are the limits used where Limits leaves a field zero.
 func DefaultLimits() Limits {
 	return Limits{
-		Timeout:       10 * time.Minute,
-		CheckTimeout:  5 * time.Minute,
-		CPUSeconds:    600,
-		AddressSpace:  8 << 30,
-		OpenFiles:     4096,
-		FileSize:      1 << 30,
-		Processes:     512,
-		MaxOutput:     64 << 20,
-		MaxFiles:      200_000,
-		MaxTotalBytes: 4 << 30,
-		MaxNesting:    128,
-		MaxYAMLBytes:  16 << 20,
-		MaxYAMLNodes:  2_000_000,
+		Timeout:      10 * time.Minute,
+		CPUSeconds:   600,
+		AddressSpace: 8 << 30,
+		OpenFiles:    4096,
+		FileSize:     1 << 30,
+		Processes:    512,
+		MaxOutput:    64 << 20,
+		Limits:       checks.DefaultLimits(),
 	}
 }
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
 	return Limits{
-		Timeout:       cmp.Or(l.Timeout, d.Timeout),
-		CheckTimeout:  cmp.Or(l.CheckTimeout, d.CheckTimeout),
-		CPUSeconds:    cmp.Or(l.CPUSeconds, d.CPUSeconds),
-		AddressSpace:  cmp.Or(l.AddressSpace, d.AddressSpace),
-		OpenFiles:     cmp.Or(l.OpenFiles, d.OpenFiles),
-		FileSize:      cmp.Or(l.FileSize, d.FileSize),
-		Processes:     cmp.Or(l.Processes, d.Processes),
-		MaxOutput:     cmp.Or(l.MaxOutput, d.MaxOutput),
-		MaxFileSize:   l.MaxFileSize,
-		MaxFiles:      cmp.Or(l.MaxFiles, d.MaxFiles),
-		MaxTotalBytes: cmp.Or(l.MaxTotalBytes, d.MaxTotalBytes),
-		MaxNesting:    cmp.Or(l.MaxNesting, d.MaxNesting),
-		MaxYAMLBytes:  cmp.Or(l.MaxYAMLBytes, d.MaxYAMLBytes),
-		MaxYAMLNodes:  cmp.Or(l.MaxYAMLNodes, d.MaxYAMLNodes),
+		Timeout:      cmp.Or(l.Timeout, d.Timeout),
+		CPUSeconds:   cmp.Or(l.CPUSeconds, d.CPUSeconds),
+		AddressSpace: cmp.Or(l.AddressSpace, d.AddressSpace),
+		OpenFiles:    cmp.Or(l.OpenFiles, d.OpenFiles),
+		FileSize:     cmp.Or(l.FileSize, d.FileSize),
+		Processes:    cmp.Or(l.Processes, d.Processes),
+		MaxOutput:    cmp.Or(l.MaxOutput, d.MaxOutput),
+		Limits:       l.Limits.WithDefaults(),
 	}
 }
 

@@ -329,8 +329,8 @@ func TestCheckoutLimitsAreReported(t *testing.T) {
 		limits sandbox.Limits
 		want   string
 	}{
-		{"files", sandbox.Limits{MaxFiles: 3}, "(max files)"},
-		{"bytes", sandbox.Limits{MaxTotalBytes: 100}, "(max total bytes)"},
+		{"files", sandbox.Limits{Limits: checks.Limits{MaxFiles: 3}}, "(max files)"},
+		{"bytes", sandbox.Limits{Limits: checks.Limits{MaxTotalBytes: 100}}, "(max total bytes)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRunner(t, sandbox.Config{Pool: -1, Limits: tc.limits}, false)
@@ -365,7 +365,7 @@ func TestUnreadableCheckoutIsRefused(t *testing.T) {
 // size of a file each scanner would read: each lists it as a limit hit and
 // reports nothing from it, while a file under the limit is still scanned.
 func TestMaxFileSizeReachesEveryScanner(t *testing.T) {
-	r := newRunner(t, sandbox.Config{Pool: -1, Limits: sandbox.Limits{MaxFileSize: 2000}}, false)
+	r := newRunner(t, sandbox.Config{Pool: -1, Limits: sandbox.Limits{Limits: checks.Limits{MaxFileSize: 2000}}}, false)
 	dir := filepath.Join(worldDir(t), "repo")
 	must(t, os.MkdirAll(filepath.Join(dir, "k8s"), 0o755))
 	key, err := os.ReadFile(filepath.Join(fixtures, "secrets", "config", "aws.env"))

@@ -299,7 +299,7 @@ func TestWallClockTimeoutKillsTheChild(t *testing.T) {
 }
 
 func TestCheckTimeoutIsReported(t *testing.T) {
-	r := newRunner(t, sandbox.Config{Pool: -1, Limits: sandbox.Limits{CheckTimeout: time.Second}}, true)
+	r := newRunner(t, sandbox.Config{Pool: -1, Limits: sandbox.Limits{Limits: checks.Limits{CheckTimeout: time.Second}}}, true)
 	s := newProbeSetup(t, probeParams{})
 	resp, err := r.Run(context.Background(), checks.Request{Target: checks.Target{Dir: s.dir}, Checks: []string{"probe-slow", "probe-env"}})
 	must(t, err)

@@ -147,10 +147,11 @@ func (c *collector) note(format string, args ...any) {
 }
 
 // result sorts the hits and splits them into findings and suppressed ones.
-// ignore, when not nil, is a detector loaded with the target's
-// .gitleaksignore: gitleaks' own AddFinding decides whether it lists a
-// finding (it drops listed findings, keeps the others).
-func (c *collector) result(engine checks.Engine, ignore *detect.Detector) *checks.Result {
+// inForce and fromChange, when not nil, are detectors loaded with the
+// target's .gitleaksignore in force and the change's: gitleaks' own
+// AddFinding decides whether one lists a finding (it drops listed findings,
+// keeps the others).
+func (c *collector) result(engine checks.Engine, inForce, fromChange *detect.Detector) *checks.Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	slices.SortFunc(c.hits, func(a, b hit) int {
@@ -178,11 +179,16 @@ func (c *collector) result(engine checks.Engine, ignore *detect.Detector) *check
 		switch {
 		case h.allowed:
 			res.Suppressed = append(res.Suppressed, checks.Suppressed{
-				Finding: f, Reason: "gitleaks:allow comment on the matched line",
+				Finding: f, Reason: "gitleaks:allow comment on the matched line", Via: checks.ViaInline,
 			})
-		case ignore != nil && ignoredBy(ignore, h.f):
+		case inForce != nil && ignoredBy(inForce, h.f):
 			res.Suppressed = append(res.Suppressed, checks.Suppressed{
-				Finding: f, Reason: fmt.Sprintf(".gitleaksignore lists this finding (gitleaks fingerprint %s)", gitleaksFingerprint(h.f)),
+				Finding: f, Reason: fmt.Sprintf(".gitleaksignore lists this finding (gitleaks fingerprint %s)", gitleaksFingerprint(h.f)), Via: checks.ViaIgnoreFile,
+			})
+		case fromChange != nil && ignoredBy(fromChange, h.f):
+			res.Suppressed = append(res.Suppressed, checks.Suppressed{
+				Finding: f, Reason: fmt.Sprintf(".gitleaksignore, as this change edits it, lists this finding (gitleaks fingerprint %s)", gitleaksFingerprint(h.f)),
+				Via: checks.ViaIgnoreFile, FromChange: true,
 			})
 		default:
 			res.Findings = append(res.Findings, f)

@@ -16,10 +16,9 @@ import (
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/sources"
-)
 
-// ignoreFile is gitleaks' fingerprint ignore file, read at the target root.
-const ignoreFile = ".gitleaksignore"
+	"github.com/gatehouse/gatehouse/checks"
+)
 
 // scanDir scans the files under paths (relative to root) in parallel.
 //
@@ -187,24 +186,42 @@ func symlinkOnPath(root *os.Root, rel string) string {
 	return ""
 }
 
-// loadIgnore returns a detector holding the target's .gitleaksignore, or nil
-// when there is none. A .gitleaksignore that is not a regular file (a
-// symlink, say) is not read and is noted.
-func loadIgnore(root *os.Root, dir string, c *collector) (*detect.Detector, error) {
-	info, err := root.Lstat(ignoreFile)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+// loadIgnores returns detectors holding the target's .gitleaksignore in
+// force and the one the change brings (each nil when there is none).
+// gitleaks reads its ignore file by path, so each is written to a
+// temporary file first.
+func loadIgnores(t checks.Target) (inForce, fromChange *detect.Detector, err error) {
+	cur, next := t.IgnoreFilesNamed(checks.GitleaksIgnore)
+	if inForce, err = ignoreDetector(cur); err != nil {
+		return nil, nil, err
 	}
-	if err != nil {
-		return nil, fmt.Errorf("secrets: stat %s: %w", ignoreFile, err)
+	if fromChange, err = ignoreDetector(next); err != nil {
+		return nil, nil, err
 	}
-	if !info.Mode().IsRegular() {
-		c.note("%s is not a regular file; not read", ignoreFile)
+	return inForce, fromChange, nil
+}
+
+func ignoreDetector(files []checks.IgnoreFile) (*detect.Detector, error) {
+	if len(files) == 0 {
 		return nil, nil
 	}
 	ignore := detect.NewDetector(config.Config{})
-	if err := ignore.AddGitleaksIgnore(filepath.Join(dir, ignoreFile)); err != nil {
-		return nil, fmt.Errorf("secrets: read %s: %w", ignoreFile, err)
+	for _, f := range files {
+		tmp, err := os.CreateTemp("", "gitleaksignore-")
+		if err != nil {
+			return nil, fmt.Errorf("secrets: %s: %w", f.Name, err)
+		}
+		_, err = tmp.Write(f.Content)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = ignore.AddGitleaksIgnore(tmp.Name())
+		}
+		_ = os.Remove(tmp.Name())
+		if err != nil {
+			return nil, fmt.Errorf("secrets: read %s: %w", f.Name, err)
+		}
 	}
 	return ignore, nil
 }

@@ -286,28 +286,55 @@ func TestLargeFilesSkipped(t *testing.T) {
 func TestGitleaksIgnoreDir(t *testing.T) {
 	dir := copyFixture(t)
 	gittest.WriteFiles(t, dir, map[string]string{
-		ignoreFile: "# reviewed: a revoked test key\nconfig/aws.env:aws-access-token:2\n\nkeys/deploy_key.pem:private-key:99\n",
+		checks.GitleaksIgnore: "# reviewed: a revoked test key\nconfig/aws.env:aws-access-token:2\n\nkeys/deploy_key.pem:private-key:99\n",
 	})
-	res := run(t, newScanner(t, Options{}), checks.Target{Dir: dir})
+	res := run(t, newScanner(t, Options{}), checks.Target{Dir: dir, Ignore: readIgnores(t, dir)})
 	all, allowed := fixtureWants("")
 	assertWants(t, "findings", got(res.Findings), all[1:])
 	assertWants(t, "suppressed", gotSuppressed(res.Suppressed), append(allowed, all[0]))
 	for _, s := range res.Suppressed {
-		if s.Finding.File == "config/aws.env" && !strings.Contains(s.Reason, ".gitleaksignore") {
-			t.Errorf("reason %q does not name .gitleaksignore", s.Reason)
+		if s.Finding.File == "config/aws.env" && (!strings.Contains(s.Reason, ".gitleaksignore") || s.Via != checks.ViaIgnoreFile || s.FromChange) {
+			t.Errorf("%+v: want an in-force .gitleaksignore suppression", s)
+		}
+	}
+
+	// The ignore file is what the target carries, never the checkout's:
+	// without it nothing is suppressed but by gitleaks:allow.
+	res = run(t, newScanner(t, Options{}), checks.Target{Dir: dir})
+	assertWants(t, "findings without the target's ignore file", got(res.Findings), all)
+
+	// The change's version suppresses too, marked as from the change.
+	change := []checks.IgnoreFile{{Name: checks.GitleaksIgnore, Content: []byte("config/aws.env:aws-access-token:2\n"), FromChange: true}}
+	res = run(t, newScanner(t, Options{}), checks.Target{Dir: dir, Ignore: change})
+	assertWants(t, "findings with the change's ignore file", got(res.Findings), all[1:])
+	for _, s := range res.Suppressed {
+		if s.Finding.File == "config/aws.env" && (!s.FromChange || !strings.Contains(s.Reason, "as this change edits it")) {
+			t.Errorf("%+v: want a suppression from the change", s)
+		}
+		if s.Via == checks.ViaInline && s.FromChange {
+			t.Errorf("%+v: the engine cannot know whether an inline marker is new", s)
 		}
 	}
 
 	// A .gitleaksignore that is a symlink is not read.
 	linked := copyFixture(t)
-	if err := os.Symlink(filepath.Join(dir, ignoreFile), filepath.Join(linked, ignoreFile)); err != nil {
+	if err := os.Symlink(filepath.Join(dir, checks.GitleaksIgnore), filepath.Join(linked, checks.GitleaksIgnore)); err != nil {
 		t.Fatal(err)
 	}
-	res = run(t, newScanner(t, Options{}), checks.Target{Dir: linked})
-	assertWants(t, "findings with a symlinked .gitleaksignore", got(res.Findings), all)
-	if !slices.ContainsFunc(res.Scope.Notes, func(n string) bool { return strings.Contains(n, ignoreFile) }) {
-		t.Errorf("notes %q do not say the symlinked %s was not read", res.Scope.Notes, ignoreFile)
+	files, skips, err := checks.ReadIgnoreFiles(linked)
+	if err != nil || len(files) != 0 || len(skips) != 1 || skips[0].Path != checks.GitleaksIgnore {
+		t.Errorf("ReadIgnoreFiles with a symlinked .gitleaksignore = %v, %v, %v; want it skipped", files, skips, err)
 	}
+}
+
+// readIgnores reads dir's ignore files as a plain directory scan does.
+func readIgnores(t *testing.T, dir string) []checks.IgnoreFile {
+	t.Helper()
+	files, _, err := checks.ReadIgnoreFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }
 
 func TestScanDirCancelled(t *testing.T) {

@@ -92,9 +92,9 @@ func TestGitleaksIgnoreGit(t *testing.T) {
 	// Fingerprints in gitleaks' two forms: commit:file:rule:line for one
 	// commit, file:rule:line for every commit.
 	gittest.Commit(t, h.dir, "Ignore reviewed findings", map[string]string{
-		ignoreFile: h.c2 + ":" + h.stagingFile + ":aws-access-token:3\nkeys/deploy_key.pem:private-key:1\n",
+		checks.GitleaksIgnore: h.c2 + ":" + h.stagingFile + ":aws-access-token:3\nkeys/deploy_key.pem:private-key:1\n",
 	})
-	res := run(t, newScanner(t, Options{}), checks.Target{Dir: h.dir, HeadRev: "HEAD"})
+	res := run(t, newScanner(t, Options{}), checks.Target{Dir: h.dir, HeadRev: "HEAD", Ignore: readIgnores(t, h.dir)})
 	fixtureF, fixtureS := fixtureWants(h.c1)
 	staging := want{"aws-access-token", h.stagingFile, 3, 3, h.c2}
 	assertWants(t, "findings", got(res.Findings), fixtureF[:2])

@@ -129,8 +129,9 @@ func (s *Scanner) Engine() checks.Engine { return s.engine }
 // Run scans t. With t.HeadRev empty it scans the files under t.Dir (only
 // t.Paths when set); otherwise every line added by the commits in
 // t.BaseRev..t.HeadRev of the repository at t.Dir. Symlinks are never
-// followed. Findings suppressed by gitleaks:allow or by the .gitleaksignore
-// in t.Dir's work tree (in both modes) are returned in Result.Suppressed.
+// followed. Findings suppressed by gitleaks:allow or by the target's
+// .gitleaksignore (t.Ignore; in both modes) are returned in
+// Result.Suppressed.
 func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, error) {
 	if t.Dir == "" {
 		return nil, errors.New("secrets: target has no directory")
@@ -164,11 +165,11 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("secrets: scan %s: %w", t.Dir, err)
 	}
-	ignore, err := loadIgnore(root, t.Dir, c)
+	inForce, fromChange, err := loadIgnores(t)
 	if err != nil {
 		return nil, err
 	}
-	res := c.result(s.engine, ignore)
+	res := c.result(s.engine, inForce, fromChange)
 	s.log.LogAttrs(ctx, slog.LevelDebug, "secrets scan done",
 		slog.String("mode", mode), slog.String("dir", t.Dir),
 		slog.Int("findings", len(res.Findings)), slog.Int("suppressed", len(res.Suppressed)),

@@ -20,7 +20,7 @@ func TestServeLimits(t *testing.T) {
 		{size: "lots", err: "GATEHOUSE_MAX_FILE_SIZE"},
 		{size: "0", err: "GATEHOUSE_MAX_FILE_SIZE"},
 	} {
-		f := serveFlags{maxFileSize: tc.size, checkTimeout: tc.check, scanTimeout: 10 * time.Minute}
+		f := serveFlags{contentFlags: contentFlags{maxFileSize: tc.size, checkTimeout: tc.check}, scanTimeout: 10 * time.Minute}
 		lim, err := f.limits()
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {

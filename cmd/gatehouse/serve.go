@@ -7,7 +7,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/app/api"
@@ -29,8 +28,8 @@ type serveFlags struct {
 	offline                          bool
 	workers, installationConcurrency int
 	apiTokens, evidenceRetention     string
-	scanTimeout, checkTimeout        time.Duration
-	maxFileSize                      string
+	scanTimeout                      time.Duration
+	contentFlags
 	mirrorCacheMB                    int
 	logFormat, logLevel              string
 }
@@ -46,7 +45,7 @@ func newServe() *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	f.register(fs)
+	f.appFlags.register(fs)
 	envString(fs, &f.addr, "addr", "GATEHOUSE_ADDR", ":8080", "listen address")
 	envString(fs, &f.previousSecret, "webhook-secret-previous", "GATEHOUSE_WEBHOOK_SECRET_PREVIOUS", "", "previous webhook secret, still accepted during a rotation")
 	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide default policy file")
@@ -56,8 +55,7 @@ func newServe() *cobra.Command {
 	envInt(fs, &f.installationConcurrency, "installation-concurrency", "GATEHOUSE_INSTALLATION_CONCURRENCY", 8, "most scans running at once for one installation, across all replicas (0: no bound)")
 	envString(fs, &f.apiTokens, "api-tokens", "GATEHOUSE_API_TOKENS", "", "comma-separated bearer tokens of the evidence API (none: the API is off)")
 	envString(fs, &f.evidenceRetention, "evidence-retention", "GATEHOUSE_EVIDENCE_RETENTION", "400d", "how long evidence is kept: days (400d), a duration (9600h) or off")
-	envString(fs, &f.maxFileSize, "max-file-size", "GATEHOUSE_MAX_FILE_SIZE", "", "largest file each scanner reads (e.g. 10MB); larger files are listed as limit hits. Empty: the engines' defaults (secrets 10 MB, iac 10 MiB, dependencies 64 MiB)")
-	envDuration(fs, &f.checkTimeout, "check-timeout", "GATEHOUSE_CHECK_TIMEOUT", 5*time.Minute, "longest one check may run inside a scan; past it the check fails with a limit error")
+	f.contentFlags.register(fs)
 	envInt(fs, &f.mirrorCacheMB, "mirror-cache-mb", "GATEHOUSE_MIRROR_CACHE_MB", 5120, "size cap of the repositories' git mirrors on disk, in MiB (least recently used evicted)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
@@ -135,7 +133,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		}
 		src.Server = pf
 	}
-	cfg.Decider = src
+	cfg.Policies = src
 	if f.role != server.RoleWeb {
 		mode, err := sandbox.ParseMode(f.sandbox)
 		if err != nil {
@@ -153,7 +151,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 			return err
 		}
 		defer sb.Close()
-		cfg.Runner, cfg.Checks = sb, registry.Names
+		cfg.Runner, cfg.Checks, cfg.Splitters = sb, registry.Names, registry.Splitters()
 		cfg.Readiness = map[string]func(context.Context) error{"sandbox": func(context.Context) error {
 			st := sb.Status()
 			if !st.OK() || (st.Warm == 0 && st.LastStartError != "") {
@@ -206,13 +204,6 @@ func refreshDB(ctx context.Context, log *slog.Logger, dir, repo string, sb *sand
 // limits are the sandbox limits serve's flags set; the rest keep
 // sandbox.DefaultLimits. A scan may not outlive its job.
 func (f *serveFlags) limits() (sandbox.Limits, error) {
-	lim := sandbox.Limits{Timeout: f.scanTimeout, CheckTimeout: min(f.checkTimeout, f.scanTimeout)}
-	if f.maxFileSize != "" {
-		n, err := humanize.ParseBytes(f.maxFileSize)
-		if err != nil || n == 0 || n > 1<<40 {
-			return lim, fmt.Errorf("GATEHOUSE_MAX_FILE_SIZE %q: want a size such as 10MB or 512KiB", f.maxFileSize)
-		}
-		lim.MaxFileSize = int64(n)
-	}
-	return lim, nil
+	content, err := f.contentFlags.limits(f.scanTimeout)
+	return sandbox.Limits{Timeout: f.scanTimeout, Limits: content}, err
 }

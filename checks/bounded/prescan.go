@@ -1,4 +1,4 @@
-package sandbox
+package bounded
 
 import (
 	"bufio"
@@ -31,16 +31,11 @@ type plan struct {
 	structured []string
 }
 
-// parsesStructure reports whether a check parses JSON or YAML (and so gets
-// the nesting limits). Only the secrets check reads files as plain text: it
-// keeps seeing every file, so a deeply nested file cannot hide a secret.
-func parsesStructure(check string) bool { return check != checks.Secrets }
-
 // prescan walks the checkout through an os.Root (never following a
 // symlink, never leaving it), counts files and bytes against the limits
-// and measures the nesting of JSON and YAML files. It runs in the child,
-// after Landlock, like every other read of the checkout.
-func prescan(ctx context.Context, dir string, paths []string, lim Limits) (*plan, error) {
+// and measures the nesting of JSON and YAML files. In the sandbox it runs
+// in the child, after Landlock, like every other read of the checkout.
+func prescan(ctx context.Context, dir string, paths []string, lim checks.Limits) (*plan, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open checkout: %w", err)
@@ -118,7 +113,7 @@ func prescan(ctx context.Context, dir string, paths []string, lim Limits) (*plan
 
 // measure returns why a file must not be parsed (too deep, too many YAML
 // nodes once aliases expand, too large to measure), or "".
-func measure(root *os.Root, rel string, size int64, lim Limits) string {
+func measure(root *os.Root, rel string, size int64, lim checks.Limits) string {
 	kind := structuredKind(rel)
 	if kind == "" || size == 0 {
 		return ""
@@ -202,7 +197,7 @@ func jsonDepth(r io.ByteReader, stop int) int {
 // parsers: nesting deeper than the limit, or more nodes than the limit once
 // aliases are expanded ("billion laughs"). A file the parse rejects is
 // left to the checks, which report their own parse errors.
-func yamlReason(data []byte, lim Limits) string {
+func yamlReason(data []byte, lim checks.Limits) string {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	total := 0
 	for {

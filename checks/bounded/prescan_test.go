@@ -1,6 +1,4 @@
-//go:build linux
-
-package sandbox
+package bounded
 
 import (
 	"bufio"
@@ -11,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/checks"
 )
 
 func TestJSONDepth(t *testing.T) {
@@ -45,7 +45,7 @@ func laughs(levels int) string {
 }
 
 func TestYAMLReason(t *testing.T) {
-	lim := DefaultLimits()
+	lim := checks.DefaultLimits()
 	for _, tc := range []struct {
 		name, in, want string
 	}{
@@ -149,7 +149,7 @@ func TestPrescan(t *testing.T) {
 	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "link.json")); err != nil {
 		t.Fatal(err)
 	}
-	lim := DefaultLimits()
+	lim := checks.DefaultLimits()
 	p, err := prescan(context.Background(), dir, nil, lim)
 	if err != nil {
 		t.Fatal(err)
@@ -168,15 +168,15 @@ func TestPrescan(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		lim  Limits
+		lim  checks.Limits
 		want string
 	}{
-		{"files", Limits{MaxFiles: 3}, "max files"},
-		{"bytes", Limits{MaxTotalBytes: 100}, "max total bytes"},
-		{"within limits", Limits{MaxFiles: 4, MaxTotalBytes: 2000}, ""},
+		{"files", checks.Limits{MaxFiles: 3}, "max files"},
+		{"bytes", checks.Limits{MaxTotalBytes: 100}, "max total bytes"},
+		{"within limits", checks.Limits{MaxFiles: 4, MaxTotalBytes: 2000}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := prescan(context.Background(), dir, nil, tc.lim.withDefaults())
+			p, err := prescan(context.Background(), dir, nil, tc.lim.WithDefaults())
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package worker
+package verdict
 
 import (
 	"cmp"
@@ -12,15 +12,17 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gatehouse/gatehouse/app/gitfetch"
 	"github.com/gatehouse/gatehouse/checks"
 )
 
-// UnitCache is the content-addressed finding cache (app/store). A Store
-// that implements it lets the worker skip units it has already scanned.
-type UnitCache interface {
+// Cache is the content-addressed finding cache (app/store implements it
+// over SQLite or Postgres): unit results keyed by content, and whole
+// per-commit results, so a base commit is scanned once.
+type Cache interface {
 	CachedUnits(ctx context.Context, keys []string) (map[string][]byte, error)
 	PutCachedUnits(ctx context.Context, check, engineKey string, units map[string][]byte, maxRows int) error
+	CommitResult(ctx context.Context, repo, sha, check, key string) ([]byte, error)
+	PutCommitResult(ctx context.Context, repo, sha, check, key string, result []byte) error
 }
 
 // DefaultCacheRows bounds the finding cache.
@@ -36,32 +38,32 @@ type engines struct {
 }
 
 // probeFiles is the tree size from which unknown engine versions are asked
-// of the runner before the scan (a scan of an empty directory, one sandbox
+// of the runner before the scan (a scan of an empty directory; one sandbox
 // child) rather than learnt from a full scan of the tree.
 const probeFiles = 500
 
 // engineKeys returns the engine of each check that is known (learnt from an
 // earlier run since the DB date last changed). With probe, the unknown ones
 // are asked of the runner with a scan of an empty directory.
-func (w *Worker) engineKeys(ctx context.Context, names []string, probe bool) (map[string]checks.Engine, error) {
+func (p *Pipeline) engineKeys(ctx context.Context, names []string, probe bool) (map[string]checks.Engine, error) {
 	var db time.Time
-	if w.cfg.DBUpdatedAt != nil {
-		db = w.cfg.DBUpdatedAt()
+	if p.cfg.DBUpdatedAt != nil {
+		db = p.cfg.DBUpdatedAt()
 	}
-	w.eng.mu.Lock()
-	defer w.eng.mu.Unlock()
-	if !w.eng.db.Equal(db) {
-		w.eng.keys = nil
+	p.eng.mu.Lock()
+	defer p.eng.mu.Unlock()
+	if !p.eng.db.Equal(db) {
+		p.eng.keys = nil
 	}
-	w.eng.db = db
+	p.eng.db = db
 	var unknown []string
 	for _, n := range names {
-		if _, ok := w.eng.keys[n]; !ok {
+		if _, ok := p.eng.keys[n]; !ok {
 			unknown = append(unknown, n)
 		}
 	}
 	if len(unknown) > 0 && probe {
-		dir, err := os.MkdirTemp(w.cfg.WorkDir, "probe-")
+		dir, err := os.MkdirTemp(p.cfg.WorkDir, "probe-")
 		if err != nil {
 			return nil, err
 		}
@@ -69,20 +71,20 @@ func (w *Worker) engineKeys(ctx context.Context, names []string, probe bool) (ma
 		if err := os.Chmod(dir, 0o755); err != nil {
 			return nil, err
 		}
-		resp, err := w.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: dir}, Checks: unknown})
+		resp, err := p.cfg.Runner.Run(ctx, checks.Request{Target: checks.Target{Dir: dir}, Checks: unknown})
 		if err != nil {
 			return nil, fmt.Errorf("engine versions: %w", err)
 		}
-		if w.eng.keys == nil {
-			w.eng.keys = map[string]checks.Engine{}
+		if p.eng.keys == nil {
+			p.eng.keys = map[string]checks.Engine{}
 		}
 		for _, r := range resp.Results {
-			w.eng.keys[r.Check] = r.Engine
+			p.eng.keys[r.Check] = r.Engine
 		}
 	}
 	out := map[string]checks.Engine{}
 	for _, n := range names {
-		if k, ok := w.eng.keys[n]; ok {
+		if k, ok := p.eng.keys[n]; ok {
 			out[n] = k
 		}
 	}
@@ -91,74 +93,76 @@ func (w *Worker) engineKeys(ctx context.Context, names []string, probe bool) (ma
 
 // learnEngine records the engine a run reported; it returns false when it
 // differs from what the unit keys were computed with.
-func (w *Worker) learnEngine(check string, e checks.Engine) bool {
-	w.eng.mu.Lock()
-	defer w.eng.mu.Unlock()
-	if w.eng.keys == nil {
-		w.eng.keys = map[string]checks.Engine{}
+func (p *Pipeline) learnEngine(check string, e checks.Engine) bool {
+	p.eng.mu.Lock()
+	defer p.eng.mu.Unlock()
+	if p.eng.keys == nil {
+		p.eng.keys = map[string]checks.Engine{}
 	}
-	old, ok := w.eng.keys[check]
-	w.eng.keys[check] = e
+	old, ok := p.eng.keys[check]
+	p.eng.keys[check] = e
 	return !ok || old == e
-}
-
-// treeScan is one tree scanned unit by unit.
-type treeScan struct {
-	snap  *gitfetch.Snapshot
-	rev   string
-	dir   string
-	names []string // checks scanned by unit (tree mode)
-	// rangeTarget, when set, adds the secrets check over a commit range
-	// (never cached: it reads the lines the range adds).
-	rangeTarget *checks.Target
-	// custom are the org's and repository's custom checks, evaluated with
-	// the iac check. Their findings depend on every file they select and
-	// on the checks' content, so an iac scan with custom checks neither
-	// reads nor writes the unit cache (the per-commit cache, keyed with the
-	// checks' hashes, still applies).
-	custom []checks.CustomCheck
 }
 
 // unitEngineKey keys cached units by engine, engine version and data
 // (rules, check bundle, vulnerability DB).
 func unitEngineKey(e checks.Engine) string { return e.Name + "@" + e.Version + "/" + e.DataVersion }
 
-// scanTree scans a commit's tree with the named checks: units whose
-// results the cache holds are not read again; the rest are materialized
-// from the mirror and scanned in one run. The snapshot must stay open.
-func (w *Worker) scanTree(ctx context.Context, log *slog.Logger, ts treeScan) (*checks.Response, error) {
-	resp, stale, err := w.scanTreeOnce(ctx, log, ts, true)
+// treeScan is one tree scanned unit by unit.
+type treeScan struct {
+	tree Tree
+	dir  string // where the files to scan are written
+	names   []string // checks scanned by unit (tree mode)
+	// rng, when set, adds the secrets check over a commit range (never
+	// cached: it reads the lines the range adds).
+	rng *Range
+	// target carries the options of every run (custom checks, ignore
+	// files); Dir, Paths and revisions are set per run.
+	target checks.Target
+}
+
+// customBypass: the org's and repository's custom checks are evaluated
+// with the iac check, and their findings depend on every file they select
+// and on the checks' content, so an iac scan with custom checks neither
+// reads nor writes the unit cache (the per-commit cache, keyed with the
+// checks' hashes, still applies).
+func (ts treeScan) customBypass(check string) bool {
+	return check == checks.IaC && len(ts.target.Custom) > 0
+}
+
+// scanTree scans a tree with the named checks: units whose results the
+// cache holds are not read again; the rest are checked out and scanned in
+// one run.
+func (p *Pipeline) scanTree(ctx context.Context, log *slog.Logger, ts treeScan) (*checks.Response, error) {
+	resp, stale, err := p.scanTreeOnce(ctx, log, ts, true)
 	if err == nil && stale {
 		// The engine changed under the keys (a DB swap, a new binary):
 		// cached units may be stale, so scan everything again.
 		log.Info("engine changed during the scan: rescanning without the cache")
-		resp, _, err = w.scanTreeOnce(ctx, log, ts, false)
+		resp, _, err = p.scanTreeOnce(ctx, log, ts, false)
 	}
 	return resp, err
 }
 
-func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan, useCache bool) (*checks.Response, bool, error) {
-	entries, err := ts.snap.Tree(ctx, ts.rev)
+func (p *Pipeline) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan, useCache bool) (*checks.Response, bool, error) {
+	files, err := ts.tree.Files(ctx)
 	if err != nil {
-		return nil, false, fmt.Errorf("list tree %s: %w", ts.rev, err)
+		return nil, false, fmt.Errorf("list files of %s: %w", revName(ts.tree), err)
 	}
-	rootID, err := ts.snap.TreeID(ctx, ts.rev)
-	if err != nil {
-		return nil, false, err
-	}
-	t := newTree(entries, rootID)
-	cache, _ := w.cfg.Store.(UnitCache)
+	t := newTree(files)
+	cache := p.cfg.Cache
 	var keys map[string]checks.Engine
 	if cache != nil && len(ts.names) > 0 {
-		if keys, err = w.engineKeys(ctx, ts.names, len(t.files) >= probeFiles); err != nil {
+		if keys, err = p.engineKeys(ctx, ts.names, len(t.files) >= probeFiles); err != nil {
 			return nil, false, err
 		}
 	}
+	options := optionsKey(ts.target, false)
 	byCheck := map[string][]*unit{}
 	var allKeys []string
 	for _, c := range ts.names {
-		for _, u := range t.units(c, unitEngineKey(keys[c])) {
-			byCheck[c] = append(byCheck[c], &u)
+		byCheck[c] = t.units(c, p.splitter(c), unitEngineKey(keys[c]), options)
+		for _, u := range byCheck[c] {
 			allKeys = append(allKeys, u.key)
 		}
 	}
@@ -171,55 +175,46 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 	}
 	// What must run: the checks with a missed unit, and the range.
 	var run []string
-	want := map[string]gitfetch.Entry{}
+	var missed []*unit
 	cached := map[string]map[*unit]*unitResult{}
 	for _, c := range ts.names {
 		cached[c] = map[*unit]*unitResult{}
-		missed := false
+		miss := false
 		_, known := keys[c]
-		bypass := c == checks.IaC && len(ts.custom) > 0
 		for _, u := range byCheck[c] {
 			var r unitResult
-			if b, ok := hits[u.key]; ok && known && !bypass && json.Unmarshal(b, &r) == nil {
+			if b, ok := hits[u.key]; ok && known && !ts.customBypass(c) && json.Unmarshal(b, &r) == nil {
 				cached[c][u] = &r
 				continue
 			}
-			missed = true
-			for _, e := range u.files {
-				want[e.Path] = e
-			}
+			miss = true
+			missed = append(missed, u)
 		}
-		if missed {
+		if miss {
 			run = append(run, c)
 		}
 	}
-	target := checks.Target{Dir: ts.dir, Custom: ts.custom}
-	if ts.rangeTarget != nil {
+	target := ts.target
+	if ts.rng != nil {
 		run = append([]string{checks.Secrets}, run...)
-		target.HeadRev, target.BaseRev = ts.rangeTarget.HeadRev, ts.rangeTarget.BaseRev
+		target.HeadRev, target.BaseRev = ts.rng.Head, ts.rng.Base
 	}
 	resp := &checks.Response{}
 	if len(run) > 0 {
 		if err := os.RemoveAll(ts.dir); err != nil {
 			return nil, false, err
 		}
-		for _, e := range t.ignore {
-			want[e.Path] = e
+		if err := ts.tree.Checkout(ctx, ts.dir, materializeFiles(missed), ts.rng != nil); err != nil {
+			return nil, false, fmt.Errorf("check out %s: %w", revName(ts.tree), err)
 		}
-		files := make([]gitfetch.Entry, 0, len(want))
-		for _, e := range want {
-			files = append(files, e)
-		}
-		if err := ts.snap.Materialize(ctx, ts.dir, ts.rev, files, ts.rangeTarget != nil); err != nil {
-			return nil, false, fmt.Errorf("materialize %s: %w", ts.rev, err)
-		}
-		if resp, err = w.cfg.Runner.Run(ctx, checks.Request{Target: target, Checks: run}); err != nil {
+		target.Dir = ts.dir
+		if resp, err = p.cfg.Runner.Run(ctx, checks.Request{Target: target, Checks: run}); err != nil {
 			return nil, false, err
 		}
 	}
 	stale := false
 	out := &checks.Response{Errors: resp.Errors}
-	if ts.rangeTarget != nil {
+	if ts.rng != nil {
 		if r := resp.Result(checks.Secrets); r != nil {
 			out.Results = append(out.Results, r)
 		}
@@ -232,12 +227,12 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 			if known && fresh.Engine != keys[c] {
 				stale = true
 			}
-			if !w.learnEngine(c, fresh.Engine) && known {
+			if !p.learnEngine(c, fresh.Engine) && known {
 				stale = true
 			}
 			if !known {
 				// Learnt from this run: key the units with it.
-				for i, u := range t.units(c, unitEngineKey(fresh.Engine)) {
+				for i, u := range t.units(c, p.splitter(c), unitEngineKey(fresh.Engine), options) {
 					units[i].key = u.key
 				}
 			}
@@ -245,9 +240,9 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 		if fresh == nil && len(cached[c]) < len(units) {
 			continue // the check failed: its error is in resp.Errors
 		}
-		merged, put := merge(c, units, cached[c], fresh, t)
-		if cache != nil && fresh != nil && len(put) > 0 && !stale && !(c == checks.IaC && len(ts.custom) > 0) {
-			if err := cache.PutCachedUnits(ctx, c, unitEngineKey(fresh.Engine), put, cmp.Or(w.cfg.CacheRows, DefaultCacheRows)); err != nil {
+		merged, put := merge(c, units, cached[c], fresh, t.missingFor(p.splitter(c)))
+		if cache != nil && fresh != nil && len(put) > 0 && !stale && !ts.customBypass(c) {
+			if err := cache.PutCachedUnits(ctx, c, unitEngineKey(fresh.Engine), put, cmp.Or(p.cfg.CacheRows, DefaultCacheRows)); err != nil {
 				log.Warn("finding cache not written", slog.String("check", c), slog.String("error", err.Error()))
 			}
 		}
@@ -259,20 +254,19 @@ func (w *Worker) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan
 	if len(out.Errors) == 0 {
 		out.Errors = nil
 	}
-	log.Debug("tree scanned", slog.String("rev", ts.rev), slog.Int("units", len(allKeys)), slog.Int("cached", len(hits)),
-		slog.Int("materialized", len(want)), slog.Any("ran", run))
+	log.Debug("tree scanned", slog.String("rev", ts.tree.Rev()), slog.Int("units", len(allKeys)), slog.Int("cached", len(hits)),
+		slog.Int("read", len(missed)), slog.Any("ran", run))
 	return out, stale, nil
 }
 
 // merge assembles a check's result from its cached units and a fresh run
 // over the others, and splits the fresh run into unit results to cache.
 // When no unit was cached the fresh result is returned as the check made
-// it (only the files over the fetch limit are added to its skipped list).
-func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *checks.Result, t *tree) (*checks.Result, map[string][]byte) {
-	missing := t.missingFor(check)
+// it (only the files not at hand are added to its skipped list).
+func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *checks.Result, missing []checks.File) (*checks.Result, map[string][]byte) {
 	var skips []checks.Skip
-	for _, e := range missing {
-		skips = append(skips, checks.Skip{Path: e.Path, Reason: "larger than the fetch size limit: not fetched, not scanned", Limit: true})
+	for _, f := range missing {
+		skips = append(skips, checks.Skip{Path: f.Path, Reason: "larger than the fetch size limit: not fetched, not scanned", Limit: true})
 	}
 	// Split the fresh run by unit.
 	split := map[*unit]*unitResult{}
@@ -283,9 +277,9 @@ func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *che
 			if cached[u] == nil {
 				missed = append(missed, u)
 				split[u] = &unitResult{Notes: fresh.Scope.Notes}
-				for _, e := range u.files {
+				for _, f := range u.Files {
 					split[u].Files++
-					split[u].Bytes += e.Size
+					split[u].Bytes += f.Size
 				}
 			}
 		}
@@ -386,4 +380,11 @@ func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *che
 		res.Findings = []checks.Finding{}
 	}
 	return res, put
+}
+
+func revName(t Tree) string {
+	if r := t.Rev(); r != "" {
+		return r
+	}
+	return "the working directory"
 }
