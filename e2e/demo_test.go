@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // TestDemoSession runs the README's evidence walk-through on the real

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/server"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // scanAndWait delivers a pull_request event and waits for its check runs.

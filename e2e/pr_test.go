@@ -8,10 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // A GitHub token gitleaks' github-pat rule finds (random, never valid).

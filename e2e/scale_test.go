@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // One web and two worker processes of the real binary on one Postgres:

@@ -10,10 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/setup"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // The real binary, started with no app: the log points at /setup, the

@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/gatehouse/gatehouse/app/ghclient"
 	"github.com/gatehouse/gatehouse/app/metrics"
 	"github.com/gatehouse/gatehouse/checks"

@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/setup"
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // cleanRunner finds nothing: enough to see the planner and the worker run.

@@ -7,18 +7,18 @@ import (
 	"testing"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/report"
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/verdict"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 type headStore struct{ head string }
 
 func (h headStore) PullHead(context.Context, string, int) (string, error) { return h.head, nil }
-func (headStore) PutScan(context.Context, string, string, []byte) error { return nil }
-func (headStore) Scan(context.Context, string, string) ([]byte, error) { return nil, nil }
+func (headStore) PutScan(context.Context, string, string, []byte) error   { return nil }
+func (headStore) Scan(context.Context, string, string) ([]byte, error)    { return nil, nil }
 func (headStore) PutApproval(context.Context, string, int, verdict.Approval, int64) error {
 	return nil
 }

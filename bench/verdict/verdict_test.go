@@ -40,7 +40,6 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/report"
@@ -49,6 +48,7 @@ import (
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/checks/verdict"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 var (
@@ -104,7 +104,7 @@ func TestVerdictLatency(t *testing.T) {
 	w := worker.New(worker.Config{
 		Store: st, Clients: gh, Policies: &policysource.Source{}, Checks: registry.Names,
 		Pipeline: verdict.New(verdict.Config{Runner: set.Runner(), Splitters: registry.Splitters(), Cache: st, WorkDir: work, DBUpdatedAt: dbDate}),
-		WorkDir: work, Logger: benchLogger(), DBUpdatedAt: dbDate,
+		WorkDir:  work, Logger: benchLogger(), DBUpdatedAt: dbDate,
 	})
 	ghc, _ := gh.Installation(7)
 	runsFor := func(sha string, s jobs.Scan) jobs.Scan {

@@ -110,9 +110,9 @@ func unitEngineKey(e checks.Engine) string { return e.Name + "@" + e.Version + "
 
 // treeScan is one tree scanned unit by unit.
 type treeScan struct {
-	tree Tree
-	dir  string // where the files to scan are written
-	names   []string // checks scanned by unit (tree mode)
+	tree  Tree
+	dir   string   // where the files to scan are written
+	names []string // checks scanned by unit (tree mode)
 	// rng, when set, adds the secrets check over a commit range (never
 	// cached: it reads the lines the range adds).
 	rng *Range

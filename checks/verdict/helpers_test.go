@@ -195,7 +195,7 @@ func testPipeline(t *testing.T, iac *fakeIaC, cache Cache, db *time.Time) *Pipel
 	return New(Config{
 		Runner: &checks.Local{Checks: []checks.Check{iac}}, Cache: cache, WorkDir: t.TempDir(),
 		Splitters: map[string]checks.Splitter{checks.IaC: iacFiles{}},
-		Logger: slog.New(slog.DiscardHandler), DBUpdatedAt: func() time.Time { return *db },
+		Logger:    slog.New(slog.DiscardHandler), DBUpdatedAt: func() time.Time { return *db },
 	})
 }
 

@@ -3,8 +3,8 @@ package verdict
 import (
 	"context"
 	"path"
-	"strconv"
 	"slices"
+	"strconv"
 
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/policy"

@@ -18,13 +18,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/setup"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/checks/sandbox"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // doctorEnv is a data directory, a fake GitHub and a reachable public URL.

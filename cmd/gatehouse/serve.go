@@ -30,8 +30,8 @@ type serveFlags struct {
 	apiTokens, evidenceRetention     string
 	scanTimeout                      time.Duration
 	contentFlags
-	mirrorCacheMB                    int
-	logFormat, logLevel              string
+	mirrorCacheMB       int
+	logFormat, logLevel string
 }
 
 func newServe() *cobra.Command {
