@@ -38,6 +38,9 @@ const WANTED = [
   ["check_run.rerequested", "check_run", (e) => e.action === "rerequested"],
   ["check_suite.rerequested", "check_suite", (e) => e.action === "rerequested"],
   ["issue_comment.created", "issue_comment", (e) => e.action === "created"],
+  // A submitted review (the package records no approving one: tests set
+  // review.state to "approved").
+  ["pull_request_review.submitted", "pull_request_review", (e) => e.action === "submitted"],
   ["installation.created", "installation", (e) => e.action === "created"],
   ["installation.deleted", "installation", (e) => e.action === "deleted"],
   ["installation_repositories.added", "installation_repositories", (e) => e.action === "added"],

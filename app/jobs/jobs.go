@@ -7,6 +7,7 @@ package jobs
 const (
 	KindDelivery = "delivery" // plan a stored webhook delivery
 	KindScan     = "scan"     // fetch, scan, evaluate and report one commit
+	KindApproval = "approval" // decide a pull request again on an approving review
 )
 
 // Delivery is the argument of a KindDelivery job.
@@ -49,4 +50,18 @@ func ExternalID(s Scan, check string) string {
 		return "gatehouse:" + s.DeliveryID + ":" + s.Repo + ":" + check
 	}
 	return "gatehouse:" + s.DeliveryID + ":" + check
+}
+
+// Approval is the argument of a KindApproval job: an approving review of a
+// pull request, which applies the suppressions the change brings for its
+// own findings when the reviewer may approve them.
+type Approval struct {
+	DeliveryID     string `json:"delivery_id"`
+	InstallationID int64  `json:"installation_id"`
+	Repo           string `json:"repo"` // owner/name
+	PRNumber       int    `json:"pr_number"`
+	Author         string `json:"author"`    // the pull request's author
+	Reviewer       string `json:"reviewer"`  // who approved
+	ReviewID       int64  `json:"review_id"` // the review
+	CommitID       string `json:"commit_id"` // the head the review was given on
 }

@@ -6,7 +6,6 @@ package planner
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/google/go-github/v88/github"
 
+	"github.com/gatehouse/gatehouse/app/events"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/report"
 )
@@ -39,9 +39,11 @@ type Clients interface {
 	Forget(installationID int64)
 }
 
-// Enqueuer schedules a scan, at a time (zero: now).
+// Enqueuer schedules a scan, at a time (zero: now), and the decision on
+// an approval.
 type Enqueuer interface {
 	EnqueueScan(ctx context.Context, args jobs.Scan, at time.Time) error
+	EnqueueApproval(ctx context.Context, args jobs.Approval) error
 }
 
 // Heads records the newest head of each pull request, so a scan of an older
@@ -99,10 +101,7 @@ func (p *Planner) Plan(ctx context.Context, deliveryID string) error {
 		return fmt.Errorf("load delivery %s: %w", deliveryID, err)
 	}
 	log := p.cfg.Logger.With(slog.String("delivery", deliveryID), slog.String("event", d.Event))
-	var parsed any
-	if d.Event != "check_run" && d.Event != "check_suite" {
-		parsed, err = github.ParseWebHook(d.Event, d.Payload)
-	}
+	parsed, err := events.Decode(d.Event, d.Payload)
 	if err != nil {
 		log.Warn("delivery cannot be decoded", slog.String("error", err.Error()))
 		return nil // retrying cannot help
@@ -125,8 +124,19 @@ func (p *Planner) Plan(ctx context.Context, deliveryID string) error {
 			return err
 		}
 		scans = append(scans, scan)
+	case *github.PullRequestReviewEvent:
+		a, err := Approval(e)
+		if errors.Is(err, ErrIgnored) {
+			return nil
+		}
+		a.DeliveryID = deliveryID
+		if err := p.cfg.Queue.EnqueueApproval(ctx, a); err != nil {
+			return fmt.Errorf("enqueue the approval of %s#%d: %w", a.Repo, a.PRNumber, err)
+		}
+		log.Info("approval planned", slog.String("repo", a.Repo), slog.Int("pr", a.PRNumber), slog.String("reviewer", a.Reviewer))
+		return nil
 	default:
-		scan, err := Decide(d.Event, d.Payload)
+		scan, err := Decide(parsed)
 		if errors.Is(err, ErrIgnored) {
 			log.Info("delivery needs no scan")
 			return nil
@@ -157,13 +167,11 @@ func (p *Planner) schedule(ctx context.Context, log *slog.Logger, d Delivery, sc
 	if err != nil {
 		return err
 	}
-	owner, name, _ := strings.Cut(scan.Repo, "/")
-	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: scan.HeadSHA, AppID: p.cfg.Clients.AppID()}
 	details := ""
 	if p.cfg.DetailsURL != nil {
 		details = p.cfg.DetailsURL(scan)
 	}
-	ids, err := runs.Ensure(ctx, p.cfg.Checks, func(check string) string { return jobs.ExternalID(scan, check) }, details)
+	ids, err := report.QueueCheckRuns(ctx, gh, p.cfg.Clients.AppID(), scan, p.cfg.Checks, details)
 	if err != nil {
 		return err
 	}
@@ -282,35 +290,12 @@ func pullScan(installation int64, repo *github.Repository, pr *github.PullReques
 	}
 }
 
-// rerunEvent is the part of check_run and check_suite payloads the planner
-// reads. It is decoded on its own rather than with go-github's event types,
-// which fail on fields gatehouse does not use (GitHub's recorded examples
-// carry "2018-04-25 20:42:10" timestamps in the nested app object).
-type rerunEvent struct {
-	Action string `json:"action"`
-	Run    *struct {
-		HeadSHA      string                `json:"head_sha"`
-		PullRequests []*github.PullRequest `json:"pull_requests"`
-	} `json:"check_run"`
-	Suite *struct {
-		HeadSHA      string                `json:"head_sha"`
-		PullRequests []*github.PullRequest `json:"pull_requests"`
-	} `json:"check_suite"`
-	Repo         *github.Repository `json:"repository"`
-	Sender       *github.User       `json:"sender"`
-	Installation struct {
-		ID int64 `json:"id"`
-	} `json:"installation"`
-}
-
-// Decide reads an event and says what to scan. It is pure: no GitHub.
-func Decide(event string, payload []byte) (jobs.Scan, error) {
-	if event == "check_run" || event == "check_suite" {
-		var e rerunEvent
-		if err := json.Unmarshal(payload, &e); err != nil {
-			return jobs.Scan{}, fmt.Errorf("decode %s payload: %w", event, err)
-		}
-		if e.Action != "rerequested" || e.Repo == nil {
+// Decide says what to scan for a decoded event (events.Decode). It is
+// pure: no GitHub.
+func Decide(parsed any) (jobs.Scan, error) {
+	switch e := parsed.(type) {
+	case *events.Rerun:
+		if !events.Wants(e.Event, e.Action) || e.Repo == nil {
 			return jobs.Scan{}, ErrIgnored
 		}
 		switch {
@@ -320,20 +305,10 @@ func Decide(event string, payload []byte) (jobs.Scan, error) {
 			return rerun(e.Installation.ID, e.Repo, e.Suite.HeadSHA, e.Suite.PullRequests, e.Sender), nil
 		}
 		return jobs.Scan{}, ErrIgnored
-	}
-	parsed, err := github.ParseWebHook(event, payload)
-	if err != nil {
-		return jobs.Scan{}, fmt.Errorf("decode %s payload: %w", event, err)
-	}
-	switch e := parsed.(type) {
+
 	case *github.PullRequestEvent:
-		switch e.GetAction() {
-		case "opened", "synchronize", "reopened", "ready_for_review":
-		default:
-			return jobs.Scan{}, ErrIgnored
-		}
 		pr := e.GetPullRequest()
-		if pr.GetState() == "closed" {
+		if !events.Wants("pull_request", e.GetAction()) || pr.GetState() == "closed" {
 			return jobs.Scan{}, ErrIgnored
 		}
 		return pullScan(e.GetInstallation().GetID(), e.GetRepo(), pr, "pull_request."+e.GetAction()), nil
@@ -358,6 +333,20 @@ func Decide(event string, payload []byte) (jobs.Scan, error) {
 		}, nil
 	}
 	return jobs.Scan{}, ErrIgnored
+}
+
+// Approval reads an approving review of an open pull request. Whether the
+// reviewer may approve is the worker's to check (it needs GitHub).
+func Approval(e *github.PullRequestReviewEvent) (jobs.Approval, error) {
+	pr := e.GetPullRequest()
+	if !events.Wants("pull_request_review", e.GetAction()) || !strings.EqualFold(e.GetReview().GetState(), "approved") || pr.GetState() != "open" {
+		return jobs.Approval{}, ErrIgnored
+	}
+	return jobs.Approval{
+		InstallationID: e.GetInstallation().GetID(), Repo: e.GetRepo().GetFullName(), PRNumber: pr.GetNumber(),
+		Author: pr.GetUser().GetLogin(), Reviewer: e.GetReview().GetUser().GetLogin(), ReviewID: e.GetReview().GetID(),
+		CommitID: e.GetReview().GetCommitID(),
+	}, nil
 }
 
 // rerun plans the Re-run button: the same head, as part of its pull

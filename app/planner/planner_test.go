@@ -5,8 +5,19 @@ import (
 	"os"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/app/events"
 	"github.com/gatehouse/gatehouse/app/jobs"
 )
+
+// decide decodes a payload once and plans it, as Plan does.
+func decide(t *testing.T, event string, payload []byte) (jobs.Scan, error) {
+	t.Helper()
+	parsed, err := events.Decode(event, payload)
+	if err != nil {
+		return jobs.Scan{}, err
+	}
+	return Decide(parsed)
+}
 
 func load(t *testing.T, name string) []byte {
 	t.Helper()
@@ -37,7 +48,7 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.example, func(t *testing.T) {
-			got, err := Decide(tt.event, load(t, tt.example))
+			got, err := decide(t, tt.event, load(t, tt.example))
 			if tt.ignored {
 				if !errors.Is(err, ErrIgnored) {
 					t.Fatalf("Decide = %+v, %v; want ignored", got, err)
@@ -64,7 +75,7 @@ func TestDecide(t *testing.T) {
 }
 
 func TestDecidePushNewBranchHasNoBase(t *testing.T) {
-	got, err := Decide("push", load(t, "push"))
+	got, err := decide(t, "push", load(t, "push"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +86,7 @@ func TestDecidePushNewBranchHasNoBase(t *testing.T) {
 }
 
 func TestDecideRejectsGarbage(t *testing.T) {
-	if _, err := Decide("pull_request", []byte(`{"action":`)); err == nil || errors.Is(err, ErrIgnored) {
+	if _, err := events.Decode("pull_request", []byte(`{"action":`)); err == nil || errors.Is(err, ErrIgnored) {
 		t.Fatalf("err = %v, want a decode error", err)
 	}
 }

@@ -6,10 +6,12 @@ package report
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v88/github"
 
+	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/templates"
 )
@@ -34,10 +36,19 @@ type CheckRuns struct {
 	AppID   int64
 }
 
-// Ensure creates a queued check run for each check unless one with the same
+// QueueCheckRuns creates a scan's check runs, queued (or finds them, on a
+// retry): the one place check runs are created, for planned scans and
+// baselines alike. It returns check → check run id.
+func QueueCheckRuns(ctx context.Context, gh *github.Client, appID int64, s jobs.Scan, names []string, detailsURL string) (map[string]int64, error) {
+	owner, name, _ := strings.Cut(s.Repo, "/")
+	runs := &CheckRuns{GH: gh, Repo: Repo{Owner: owner, Name: name}, HeadSHA: s.HeadSHA, AppID: appID}
+	return runs.ensure(ctx, names, func(check string) string { return jobs.ExternalID(s, check) }, detailsURL)
+}
+
+// ensure creates a queued check run for each check unless one with the same
 // external id already exists on the commit (a retried job updates its own
 // runs instead of creating new ones). It returns check → check run id.
-func (c *CheckRuns) Ensure(ctx context.Context, names []string, externalID func(check string) string, detailsURL string) (map[string]int64, error) {
+func (c *CheckRuns) ensure(ctx context.Context, names []string, externalID func(check string) string, detailsURL string) (map[string]int64, error) {
 	existing, err := c.list(ctx)
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 )
 
 func (s *Server) registerJobs(q *queue.Queue) {
-	s.metrics.InitKinds(jobs.KindDelivery, jobs.KindScan)
+	s.metrics.InitKinds(jobs.KindDelivery, jobs.KindScan, jobs.KindApproval)
 	q.Register(jobs.KindDelivery, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Delivery
 		if err := json.Unmarshal(j.Args, &a); err != nil {
@@ -57,6 +57,22 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		}
 		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: s.cfg.ScanTimeout})
+	q.Register(jobs.KindApproval, func(ctx context.Context, j *queue.Job) error {
+		var a jobs.Approval
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			return queue.Cancel(fmt.Errorf("decode approval job: %w", err))
+		}
+		complete := func(ctx context.Context, fn func(tx *store.Tx) error) error { return j.CompleteTx(ctx, s.store, fn) }
+		err := s.timed(jobs.KindApproval, func() error { return s.worker.Approve(ctx, a, complete) })
+		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
+			return queue.Cancel(err)
+		}
+		if wait := rateLimited(err); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindApproval, "rate_limit").Inc()
+			return queue.Snooze(wait)
+		}
+		return err
+	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: min(2*time.Minute, s.cfg.ScanTimeout)})
 }
 
 func (s *Server) timed(kind string, fn func() error) error {
@@ -123,6 +139,12 @@ func (sq scanQueue) EnqueueScan(ctx context.Context, a jobs.Scan, at time.Time) 
 	return sq.q.Enqueue(ctx, jobs.KindScan, a, queue.EnqueueOpts{
 		UniqueKey: "scan:" + a.DeliveryID + ":" + a.Repo + ":" + a.HeadSHA, MaxAttempts: sq.maxAttempts, ScheduledAt: at,
 	})
+}
+
+// EnqueueApproval enqueues the decision on an approving review, once per
+// delivery.
+func (sq scanQueue) EnqueueApproval(ctx context.Context, a jobs.Approval) error {
+	return sq.q.Enqueue(ctx, jobs.KindApproval, a, queue.EnqueueOpts{UniqueKey: "approval:" + a.DeliveryID, MaxAttempts: sq.maxAttempts})
 }
 
 // family is a bounded label for a GitHub API route.

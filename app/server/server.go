@@ -215,7 +215,7 @@ func (s *Server) setup() error {
 		return err
 	}
 	s.queue = q
-	s.watchQueue([]string{jobs.KindDelivery, jobs.KindScan})
+	s.watchQueue([]string{jobs.KindDelivery, jobs.KindScan, jobs.KindApproval})
 	if workers > 0 {
 		if err := s.buildWork(s.gh, q); err != nil { // issue 11: shared with Configure (setup.go)
 			return err

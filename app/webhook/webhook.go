@@ -16,6 +16,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-github/v88/github"
 	"github.com/tidwall/gjson"
+
+	"github.com/gatehouse/gatehouse/app/events"
 )
 
 // MaxBodyBytes is GitHub's cap on webhook payloads (25 MB).
@@ -70,18 +72,6 @@ func New(cfg Config) *Handler {
 		cfg.Now = time.Now
 	}
 	return &Handler{cfg: cfg}
-}
-
-// handled lists the event actions gatehouse acts on; an empty set means
-// every action. Everything else is acknowledged and dropped.
-var handled = map[string]map[string]bool{
-	"pull_request":              {"opened": true, "synchronize": true, "reopened": true, "ready_for_review": true},
-	"push":                      {},
-	"check_run":                 {"rerequested": true},
-	"check_suite":               {"rerequested": true},
-	"issue_comment":             {"created": true},
-	"installation":              {"created": true, "deleted": true},
-	"installation_repositories": {"added": true},
 }
 
 // envelope is the part of any payload the intake reads. It is read with
@@ -146,8 +136,7 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	if event == "ping" {
 		return http.StatusOK, "pong"
 	}
-	actions, ok := handled[event]
-	if !ok {
+	if !events.Known(event) {
 		return http.StatusAccepted, "ignored"
 	}
 	env, ok := parseEnvelope(body)
@@ -155,7 +144,7 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 		log.Warn("webhook refused: malformed JSON")
 		return http.StatusBadRequest, "malformed JSON"
 	}
-	if len(actions) > 0 && !actions[env.Action] {
+	if !events.Wants(event, env.Action) {
 		return http.StatusAccepted, "ignored"
 	}
 	if event == "push" && env.Deleted {
@@ -201,7 +190,7 @@ func (h *Handler) verify(sig string, body []byte) bool {
 
 // metricEvent bounds the event label to the events gatehouse knows.
 func metricEvent(event string) string {
-	if _, ok := handled[event]; ok || event == "ping" {
+	if events.Known(event) || event == "ping" {
 		return event
 	}
 	return "other"

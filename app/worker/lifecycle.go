@@ -35,12 +35,11 @@ func (w *Worker) prepareBaseline(ctx context.Context, gh *github.Client, s *jobs
 		return fmt.Errorf("resolve %s %s: %w", s.Repo, s.DefaultBranch, err)
 	}
 	s.HeadSHA, s.HeadRef = head, s.DefaultBranch
-	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: head, AppID: w.cfg.Clients.AppID()}
 	details := ""
 	if w.cfg.DetailsURL != nil {
 		details = w.cfg.DetailsURL(*s)
 	}
-	ids, err := runs.Ensure(ctx, w.cfg.Checks, func(check string) string { return jobs.ExternalID(*s, check) }, details)
+	ids, err := report.QueueCheckRuns(ctx, gh, w.cfg.Clients.AppID(), *s, w.cfg.Checks, details)
 	if err != nil {
 		return err
 	}

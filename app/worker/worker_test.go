@@ -46,18 +46,19 @@ func TestSupersededScanIsCancelled(t *testing.T) {
 	}
 	gh, _ := f.Installation(7)
 	names := []string{checks.Secrets, checks.IaC}
-	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: "octo", Name: "demo"}, HeadSHA: old, AppID: fake.AppID()}
-	ids, err := runs.Ensure(context.Background(), names, func(c string) string { return "x:" + c }, "")
+	scan := jobs.Scan{
+		DeliveryID: "d", InstallationID: 7, Repo: "octo/demo", Kind: jobs.ScanPullRequest,
+		HeadSHA: old, PRNumber: 1,
+	}
+	ids, err := report.QueueCheckRuns(context.Background(), gh, fake.AppID(), scan, names, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	runner := &noRunner{}
 	w := New(Config{Clients: f, Pipeline: verdict.New(verdict.Config{Runner: runner}), Checks: names,
 		Store: headStore{head: "ffffffffffffffffffffffffffffffffffffffff"}, Logger: slog.New(slog.DiscardHandler)})
-	err = w.Scan(context.Background(), jobs.Scan{
-		DeliveryID: "d", InstallationID: 7, Repo: "octo/demo", Kind: jobs.ScanPullRequest,
-		HeadSHA: old, PRNumber: 1, CheckRuns: ids,
-	}, nil)
+	scan.CheckRuns = ids
+	err = w.Scan(context.Background(), scan, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,8 +108,8 @@ func TestVerdictLatency(t *testing.T) {
 	})
 	ghc, _ := gh.Installation(7)
 	runsFor := func(sha string, s jobs.Scan) jobs.Scan {
-		cr := &report.CheckRuns{GH: ghc, Repo: report.Repo{Owner: "octo", Name: "big"}, HeadSHA: sha, AppID: fake.AppID()}
-		ids, err := cr.Ensure(ctx, registry.Names, func(c string) string { return jobs.ExternalID(s, c) }, "")
+		s.HeadSHA = sha
+		ids, err := report.QueueCheckRuns(ctx, ghc, fake.AppID(), s, registry.Names, "")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -119,7 +119,11 @@ func TestRunTrivyIgnore(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, _ := newFixtureScanner(t)
-	res := run(t, s, checks.Target{Dir: repo})
+	ign, _, err := checks.ReadIgnoreFiles(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, s, checks.Target{Dir: repo, Ignore: ign})
 
 	if len(res.Suppressed) != 1 || res.Suppressed[0].Finding.RuleID != "CVE-2019-10744" {
 		t.Fatalf("Suppressed = %+v, want CVE-2019-10744 only", res.Suppressed)

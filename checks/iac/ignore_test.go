@@ -94,7 +94,8 @@ func TestIgnores(t *testing.T) {
 	s := scanner(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := run(t, s, checks.Target{Dir: writeTree(t, t.TempDir(), tt.files)})
+			dir := writeTree(t, t.TempDir(), tt.files)
+			res := run(t, s, checks.Target{Dir: dir, Ignore: ignoreFiles(t, dir)})
 			reason, suppressed := suppressedReason(res.Suppressed, tt.rule, tt.file)
 			found := hasRule(res.Findings, tt.rule, tt.file)
 			switch {
@@ -112,7 +113,18 @@ func TestBrokenIgnoreFileFailsTheScan(t *testing.T) {
 		"Dockerfile":        "FROM alpine:3.20\n",
 		".trivyignore.yaml": "misconfigurations: [\n",
 	})
-	if _, err := scanner(t).Run(context.Background(), checks.Target{Dir: dir}); err == nil || !strings.Contains(err.Error(), ".trivyignore.yaml") {
+	if _, err := scanner(t).Run(context.Background(), checks.Target{Dir: dir, Ignore: ignoreFiles(t, dir)}); err == nil || !strings.Contains(err.Error(), ".trivyignore.yaml") {
 		t.Errorf("err = %v; want the ignore file's parse error", err)
 	}
+}
+
+// ignoreFiles reads dir's ignore files, as a scan of a plain directory
+// hands them over.
+func ignoreFiles(t *testing.T, dir string) []checks.IgnoreFile {
+	t.Helper()
+	files, _, err := checks.ReadIgnoreFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
 }

@@ -1,0 +1,176 @@
+package verdict
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/policy"
+)
+
+// A change is judged against its base: findings the base had are
+// existing; the base's ignore files are in force on both trees; what the
+// change adds to them, and inline markers the base did not have, are
+// suppressions from the change, which wait for an approval by default and
+// apply once one is given for exactly that set.
+func TestChangeCannotWeakenItsOwnGate(t *testing.T) {
+	db := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	base := &memTree{rev: "b1", files: map[string]string{
+		"old.yaml":      "BAD\n",
+		"allowed.yaml":  "BAD #ignore:BAD\n",
+		".trivyignore":  "# nothing yet\n",
+		".github/x.yml": "ok\n",
+	}}
+	for _, tc := range []struct {
+		name         string
+		head         map[string]string
+		wantBlocking []string // files of blocking findings
+		wantPending  []string
+		wantExisting []string
+	}{
+		{
+			name: "a new finding blocks; the base's blocks not (existing)",
+			head: map[string]string{"new.yaml": "BAD\n"}, wantBlocking: []string{"new.yaml"}, wantExisting: []string{"old.yaml"},
+		},
+		{
+			name: "an inline marker the change adds waits for approval",
+			head: map[string]string{"new.yaml": "BAD #ignore:BAD\n"}, wantBlocking: []string{"new.yaml"}, wantPending: []string{"new.yaml"}, wantExisting: []string{"old.yaml"},
+		},
+		{
+			name: "an ignore-file line the change adds waits for approval, for every finding it suppresses",
+			head: map[string]string{"new.yaml": "BAD\n", ".trivyignore": "BAD\n"}, wantBlocking: []string{"new.yaml"}, wantPending: []string{"new.yaml", "old.yaml"},
+			wantExisting: []string{"old.yaml"},
+		},
+		{
+			name: "an inline marker the base had stays in force",
+			head: map[string]string{"other.yaml": "ok\n"}, wantExisting: []string{"old.yaml"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			iac := &fakeIaC{version: "db1"}
+			p := testPipeline(t, iac, newCache(), &db)
+			head := &memTree{rev: "h1", files: map[string]string{}}
+			for k, v := range base.files {
+				head.files[k] = v
+			}
+			for k, v := range tc.head {
+				head.files[k] = v
+			}
+			s, err := p.Scan(context.Background(), Request{Repo: "octo/demo", Head: head, Base: base, Checks: []string{checks.IaC}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol, _ := policy.Resolve()
+			dec := Decide(Input{Scanned: s, Policy: pol, Now: db})
+			v := dec.Verdicts[0]
+			var blocking, pending, existing []string
+			for _, f := range v.Findings {
+				if f.Blocking {
+					blocking = append(blocking, f.File)
+				}
+				if f.Status == checks.StatusExisting {
+					existing = append(existing, f.File)
+				}
+			}
+			for _, sp := range v.Pending {
+				pending = append(pending, sp.Finding.File)
+			}
+			for _, l := range []*[]string{&blocking, &pending, &existing} {
+				slices.Sort(*l)
+			}
+			if !slices.Equal(blocking, tc.wantBlocking) || !slices.Equal(pending, tc.wantPending) || !slices.Equal(existing, tc.wantExisting) {
+				t.Errorf("blocking %v pending %v existing %v; want %v %v %v", blocking, pending, existing, tc.wantBlocking, tc.wantPending, tc.wantExisting)
+			}
+			if (dec.FromChange != "") != (len(tc.wantPending) > 0) {
+				t.Fatalf("digest %q with pending %v", dec.FromChange, tc.wantPending)
+			}
+			if len(tc.wantPending) == 0 {
+				return
+			}
+			if v.Conclusion != checks.ConclusionFailure || !strings.Contains(v.Title, "pending approval") {
+				t.Errorf("pending: %s %q", v.Conclusion, v.Title)
+			}
+			// An approval of another set changes nothing; of this set, it
+			// applies the suppressions and names the approver.
+			other := Decide(Input{Scanned: s, Policy: pol, Now: db, Approvals: []Approval{{By: "lead", Digest: "other"}}})
+			if other.Verdicts[0].Conclusion != checks.ConclusionFailure {
+				t.Errorf("an approval of another set applied: %s", other.Verdicts[0].Conclusion)
+			}
+			ok := Decide(Input{Scanned: s, Policy: pol, Now: db, Approvals: []Approval{{By: "lead", Digest: dec.FromChange}}})
+			av := ok.Verdicts[0]
+			if len(av.Pending) != 0 || slices.ContainsFunc(av.Findings, func(f checks.Evaluated) bool { return f.Blocking && f.File != "new.yaml" }) {
+				t.Errorf("approved: pending %v findings %v", av.Pending, av.Findings)
+			}
+			if !slices.ContainsFunc(av.Suppressed, func(s checks.Suppressed) bool { return s.ApprovedBy == "lead" && strings.Contains(s.Reason, "approved by @lead") }) {
+				t.Errorf("approved suppressions do not name the approver: %+v", av.Suppressed)
+			}
+			// from_change: allow applies them without approval; deny never.
+			for _, mode := range []string{"allow", "deny"} {
+				f, err := policy.Parse("p.yml", []byte("version: 1\nsuppressions:\n  from_change: "+mode+"\n"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				mp, _ := policy.Resolve(policy.Layer{Source: policy.SourceRepo, File: f})
+				md := Decide(Input{Scanned: s, Policy: mp, Now: db, Approvals: []Approval{{By: "lead", Digest: dec.FromChange}}})
+				n := 0
+				for _, f := range md.Verdicts[0].Findings {
+					if f.Unapplied != "" {
+						n++
+					}
+				}
+				if (mode == "allow") != (n == 0) || len(md.Verdicts[0].Pending) != 0 {
+					t.Errorf("from_change %s: %d unapplied, pending %v", mode, n, md.Verdicts[0].Pending)
+				}
+			}
+		})
+	}
+}
+
+// The same scan is the same key: base results come from the per-commit
+// cache on the next push, and head units from the unit cache.
+func TestBaseResultsAreCachedPerCommit(t *testing.T) {
+	db := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	iac := &fakeIaC{version: "db1"}
+	p := testPipeline(t, iac, newCache(), &db)
+	base := &memTree{rev: "b1", files: map[string]string{"old.yaml": "BAD\n"}}
+	head := &memTree{rev: "h1", files: map[string]string{"old.yaml": "BAD\n", "new.yaml": "ok\n"}}
+	for i := range 2 {
+		before := iac.runs()
+		s, err := p.Scan(context.Background(), Request{Repo: "octo/demo", Head: head, Base: base, Checks: []string{checks.IaC}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 && iac.runs() != before {
+			t.Errorf("second scan of the same change ran the check %d times, want 0", iac.runs()-before)
+		}
+		if s.Base.Result(checks.IaC) == nil || !slices.Equal(s.Changed, []string{"new.yaml"}) {
+			t.Errorf("base %+v changed %v", s.Base, s.Changed)
+		}
+	}
+}
+
+// The policy file and custom checks are read from the base: a change that
+// edits them is told the edit takes effect after merge.
+func TestChangeNotes(t *testing.T) {
+	pol, _ := policy.Resolve()
+	s := &Scanned{Checks: []string{checks.Secrets, checks.IaC},
+		Head: &checks.Response{Results: []*checks.Result{{Check: checks.Secrets}, {Check: checks.IaC}}},
+		Changed: []string{
+			ChecksDir + "/team.rego", ChecksDir + "/team_test.rego", ChecksDir + "/sub/x.rego",
+			PolicyPath, "k8s/web.yaml", ChecksDir + "/README.md",
+		}}
+	dec := Decide(Input{Scanned: s, Policy: pol})
+	for _, v := range dec.Verdicts {
+		notes := strings.Join(v.Notes, "\n")
+		if !strings.Contains(notes, "edits "+PolicyPath) {
+			t.Errorf("%s: no policy note in %q", v.Check, notes)
+		}
+		wantChecks := v.Check == checks.IaC
+		if got := strings.Contains(notes, "custom checks ("+ChecksDir+"/team.rego)"); got != wantChecks {
+			t.Errorf("%s: custom check note %v, want %v: %q", v.Check, got, wantChecks, notes)
+		}
+	}
+}
