@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // twoStores opens the same database twice, as two replicas do: on

@@ -12,8 +12,8 @@ import (
 
 	"github.com/google/go-github/v88/github"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // rawSecret is the secret the fixture commits; no request may carry it.

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 var allOn = ReviewOptions{Comments: true, Summary: true, DetailsURL: "https://gatehouse.example.com/scans/1"}

@@ -11,9 +11,9 @@ import (
 	"github.com/google/go-github/v88/github"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/format"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // sarifSchema compiles the SARIF 2.1.0 schema (from an npm package, see

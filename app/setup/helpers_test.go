@@ -15,8 +15,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"golang.org/x/net/html"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/setup"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // form is an HTML form as a browser sees it.

@@ -37,11 +37,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 const (

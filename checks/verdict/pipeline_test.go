@@ -104,7 +104,9 @@ func TestChangeCannotWeakenItsOwnGate(t *testing.T) {
 			if len(av.Pending) != 0 || slices.ContainsFunc(av.Findings, func(f checks.Evaluated) bool { return f.Blocking && f.File != "new.yaml" }) {
 				t.Errorf("approved: pending %v findings %v", av.Pending, av.Findings)
 			}
-			if !slices.ContainsFunc(av.Suppressed, func(s checks.Suppressed) bool { return s.ApprovedBy == "lead" && strings.Contains(s.Reason, "approved by @lead") }) {
+			if !slices.ContainsFunc(av.Suppressed, func(s checks.Suppressed) bool {
+				return s.ApprovedBy == "lead" && strings.Contains(s.Reason, "approved by @lead")
+			}) {
 				t.Errorf("approved suppressions do not name the approver: %+v", av.Suppressed)
 			}
 			// from_change: allow applies them without approval; deny never.
