@@ -92,13 +92,19 @@ exceptions:
 	}
 }
 
+// The tools' ignore files on the base branch are in force: a pull request
+// whose token .gitleaksignore lists, and whose misconfiguration
+// .trivyignore.yml lists, passes with both listed as suppressed.
 func TestToolIgnoreConventions(t *testing.T) {
 	fake := githubtest.New(t)
 	repo := newRepo(t, fake)
-	first := repo.Commit("feature", "token", map[string]string{"config/app.env": "APP=demo\nGITHUB_TOKEN=" + plantedToken + "\n"})
-	repo.Commit("feature", "ignore it", map[string]string{
-		".gitleaksignore": first + ":config/app.env:github-pat:2\n",
-		"infra/sg.tf":     strings.Replace(fmt.Sprintf(openSG, "0.0.0.0/0"), "  ingress {", "  #trivy:ignore:AWS-0107\n  ingress {", 1),
+	repo.Commit("main", "reviewed suppressions", map[string]string{
+		".gitleaksignore":  "config/app.env:github-pat:2\n",
+		".trivyignore.yml": "misconfigurations:\n  - id: AWS-0107\n    statement: the load balancer's own ingress\n",
+	})
+	repo.Commit("feature", "token and sg", map[string]string{
+		"config/app.env": "APP=demo\nGITHUB_TOKEN=" + plantedToken + "\n",
+		"infra/sg.tf":    fmt.Sprintf(openSG, "0.0.0.0/0"),
 	})
 	pr := fake.AddPullRequest("octo/demo", githubtest.PullRequest{HeadRef: "feature"})
 	runs := scanAndWait(t, start(t, fake), repo, pr, "opened")
@@ -108,11 +114,11 @@ func TestToolIgnoreConventions(t *testing.T) {
 	}
 	for _, a := range iac.Annotations {
 		if strings.Contains(a.Title, "AWS-0107") {
-			t.Errorf("AWS-0107 reported despite #trivy:ignore: %+v", a)
+			t.Errorf("AWS-0107 reported despite .trivyignore.yml: %+v", a)
 		}
 	}
-	if !strings.Contains(iac.Output.Summary, "suppressed") {
-		t.Errorf("iac summary does not list the suppressed finding:\n%s", iac.Output.Summary)
+	if !strings.Contains(iac.Output.Summary, ".trivyignore.yml") {
+		t.Errorf("iac summary does not list the finding .trivyignore.yml suppressed:\n%s", iac.Output.Summary)
 	}
 }
 
