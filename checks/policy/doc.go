@@ -22,6 +22,9 @@
 //	  review_event: REQUEST_CHANGES  # or COMMENT
 //	  summary_comment: true
 //	  sarif_upload: false
+//	suppressions:
+//	  from_change: approval        # approval | allow | deny: suppressions a change adds for its own findings
+//	  approvers: []                # users or org/teams who may approve them (none: any writer but the author)
 //	exceptions:
 //	  - id: CVE-2023-1234          # rule id, CVE/GHSA id, AVD id or finding fingerprint
 //	    paths: ["legacy/**"]       # optional: only findings in these paths
@@ -64,6 +67,8 @@
 //	report.review_event              REQUEST_CHANGES   not change (locked)
 //	report.summary_comment           true              not change (locked)
 //	report.sarif_upload              false             not change (locked)
+//	suppressions.from_change         approval          tighten (allow < approval < deny)
+//	suppressions.approvers           []                name some, then only shrink
 //	exceptions                       none              not be added to by the repo
 //
 // # Layers and enforce

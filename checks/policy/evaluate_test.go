@@ -328,3 +328,70 @@ func TestEvaluateMergesResultsOfOneCheck(t *testing.T) {
 		t.Errorf("verdicts %+v", vs)
 	}
 }
+
+// A suppression the change brings for its own finding applies by
+// suppressions.from_change: at once (allow), once approved (approval, the
+// default), or not before merge (deny). Until it applies, the finding is
+// judged as if unsuppressed and says which suppression is held back; an
+// org can lock the setting.
+func TestEvaluateSuppressionFromChange(t *testing.T) {
+	fromChange := func(f checks.Finding) *checks.Result {
+		r := result(f.Check)
+		r.Suppressed = []checks.Suppressed{{Finding: f, Reason: ".gitleaksignore, as this change edits it", Via: checks.ViaIgnoreFile, FromChange: true}}
+		return r
+	}
+	inForce := result(secret.Check)
+	inForce.Suppressed = []checks.Suppressed{{Finding: secret, Reason: ".gitleaksignore", Via: checks.ViaIgnoreFile}}
+	for _, tc := range []struct {
+		name, policy, approvedBy string
+		res                      *checks.Result
+		want                     checks.Conclusion
+		pending                  int
+		reason                   string // in the finding's reason, or the suppression's
+	}{
+		{name: "in force applies", res: inForce, want: checks.ConclusionSuccess, reason: ".gitleaksignore"},
+		{name: "approval by default: held", res: fromChange(secret), want: checks.ConclusionFailure, pending: 1, reason: "waits for approval"},
+		{name: "approval given", res: fromChange(secret), approvedBy: "lead", want: checks.ConclusionSuccess, reason: "approved by @lead"},
+		{name: "allow", policy: "suppressions:\n  from_change: allow\n", res: fromChange(secret), want: checks.ConclusionSuccess, reason: "from_change: allow"},
+		{name: "deny ignores approvals", policy: "suppressions:\n  from_change: deny\n", approvedBy: "lead", res: fromChange(secret), want: checks.ConclusionFailure, reason: "from_change: deny"},
+		{name: "held, below the bar: reported, not blocking", res: fromChange(iacMedium), want: checks.ConclusionNeutral, pending: 1, reason: "waits for approval"},
+		{name: "a policy exception still applies", policy: "exceptions:\n  - id: aws-access-token\n    reason: test key\n", res: fromChange(secret), want: checks.ConclusionSuccess, reason: "test key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := Evaluate(Input{Policy: policyOf(t, tc.policy), Results: []*checks.Result{tc.res}, Base: Base{}, Now: now, ApprovedBy: tc.approvedBy})[0]
+			if v.Conclusion != tc.want || len(v.Pending) != tc.pending {
+				t.Fatalf("%s %q pending %d; want %s pending %d", v.Conclusion, v.Title, len(v.Pending), tc.want, tc.pending)
+			}
+			var reasons []string
+			for _, f := range v.Findings {
+				reasons = append(reasons, f.Reason)
+				if f.Unapplied == "" {
+					t.Errorf("held finding does not name its suppression: %+v", f)
+				}
+			}
+			for _, s := range v.Suppressed {
+				reasons = append(reasons, s.Reason)
+			}
+			if !strings.Contains(strings.Join(reasons, "\n"), tc.reason) {
+				t.Errorf("reasons %q do not say %q", reasons, tc.reason)
+			}
+		})
+	}
+	// The org can lock it: a repo cannot loosen an enforced approval.
+	org := mustParse(t, orgName, "version: 1\nsuppressions:\n  from_change: approval\nenforce: [suppressions]\n")
+	repo := mustParse(t, repoName, "version: 1\nsuppressions:\n  from_change: allow\n  approvers: [alice]\n")
+	p := mustResolve(t, Layer{SourceOrg, org}, Layer{SourceRepo, repo})
+	if got := p.Suppressions(); got.FromChange != FromChangeApproval || !slices.Equal(got.Approvers, []string{"alice"}) {
+		t.Errorf("repo loosened an enforced setting, or could not narrow the approvers: %+v", got)
+	}
+	org = mustParse(t, orgName, "version: 1\nsuppressions:\n  approvers: [alice, octo/security]\nenforce: [suppressions.approvers]\n")
+	for repoList, want := range map[string][]string{"[]": {"alice", "octo/security"}, "[bob]": {"alice", "octo/security"}, "[octo/security]": {"octo/security"}} {
+		repo := mustParse(t, repoName, "version: 1\nsuppressions:\n  approvers: "+repoList+"\n")
+		if got := mustResolve(t, Layer{SourceOrg, org}, Layer{SourceRepo, repo}).Suppressions().Approvers; !slices.Equal(got, want) {
+			t.Errorf("org approvers enforced, repo %s: %v, want %v", repoList, got, want)
+		}
+	}
+	if _, err := Parse(repoName, []byte("version: 1\nsuppressions:\n  approvers: [\"not a login!\"]\n")); err == nil {
+		t.Error("an approver that is no login or org/team parsed")
+	}
+}

@@ -199,9 +199,15 @@ func allowed(d def, old, new any) bool {
 		return new.(OnError) == OnErrorFail || old.(OnError) == OnErrorNeutral
 	case kindFromChange:
 		return fromChangeRank(new.(FromChange)) >= fromChangeRank(old.(FromChange))
-	case kindGlobs, kindNames:
-		// Fewer ignored paths (or approvers) is stricter: only a subset
-		// is allowed.
+	case kindNames:
+		// No approvers means any writer: naming some tightens; past that,
+		// fewer is stricter.
+		if len(old.([]string)) == 0 {
+			return true
+		}
+		return len(new.([]string)) > 0 && allowed(def{kind: kindGlobs}, old, new)
+	case kindGlobs:
+		// Fewer ignored paths is stricter: only a subset is allowed.
 		for _, g := range new.([]string) {
 			if !slices.Contains(old.([]string), g) {
 				return false
