@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/bounded"
 	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/iac"
 	"github.com/gatehouse/gatehouse/checks/secrets"
@@ -41,8 +42,9 @@ func DBDir(dataDir string) string { return filepath.Join(dataDir, "vulndb") }
 
 // Set is the loaded checks, ready to run many scans.
 type Set struct {
-	Checks []checks.Check
-	Deps   *deps.Scanner
+	Checks      []checks.Check
+	Deps        *deps.Scanner
+	maxFileSize int64
 }
 
 // New loads every engine once: gitleaks' rules, trivy's compiled checks and
@@ -64,11 +66,14 @@ func New(opts Options) (*Set, error) {
 		_ = dep.Close()
 		return nil, fmt.Errorf("load iac check: %w", err)
 	}
-	return &Set{Checks: []checks.Check{sec, dep, ic}, Deps: dep}, nil
+	return &Set{Checks: []checks.Check{sec, dep, ic}, Deps: dep, maxFileSize: opts.MaxFileSize}, nil
 }
 
-// Runner runs the set in-process.
-func (s *Set) Runner() checks.Runner { return &checks.Local{Checks: s.Checks} }
+// Runner runs the set in-process within the default content limits
+// (checks/bounded), as the sandbox child does.
+func (s *Set) Runner() checks.Runner {
+	return &bounded.Runner{Checks: s.Checks, Limits: checks.Limits{MaxFileSize: s.maxFileSize}}
+}
 
 // Close releases the engines (the vulnerability DB).
 func (s *Set) Close() error {
