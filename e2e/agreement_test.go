@@ -135,6 +135,7 @@ func TestServerAndCLIAgree(t *testing.T) {
 		warm    map[string]string
 		maxSize int64
 		want    map[string]string // check → the conclusion both must reach
+		has     []string          // lines the outcome must hold ("check: line")
 	}{
 		{
 			name: "base .trivyignore.yml suppresses a CVE, with the lockfile cached from another repository",
@@ -142,6 +143,7 @@ func TestServerAndCLIAgree(t *testing.T) {
 			head: map[string]string{"package-lock.json": string(lock)},
 			warm: map[string]string{"package-lock.json": string(lock)},
 			want: map[string]string{checks.Dependencies: "failure"}, // the other CVEs still block
+			has:  []string{"dependencies: suppressed CVE-2019-10744 package-lock.json"},
 		},
 		{
 			name:    "on_limit neutral with a file over GATEHOUSE_MAX_FILE_SIZE",
@@ -155,11 +157,13 @@ func TestServerAndCLIAgree(t *testing.T) {
 			base: map[string]string{".github/gatehouse/checks/team_label.rego": rego},
 			head: map[string]string{"k8s/web.yaml": deployment("web", "")},
 			want: map[string]string{checks.IaC: "failure"},
+			has:  []string{"iac: finding ORG-K8S-001 k8s/web.yaml new blocking=true"},
 		},
 		{
 			name: "a suppression the change adds waits for approval on both paths",
 			head: map[string]string{"config/app.env": "GITHUB_TOKEN=" + plantedToken + "\n", ".gitleaksignore": "config/app.env:github-pat:1\n"},
 			want: map[string]string{checks.Secrets: "failure"},
+			has:  []string{"secrets: finding github-pat config/app.env new blocking=true"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -194,6 +198,12 @@ func TestServerAndCLIAgree(t *testing.T) {
 			for _, c := range registry.Names {
 				if !slices.Equal(srv[c], cli[c]) {
 					t.Errorf("%s differs:\nserver: %q\ncli:    %q", c, srv[c], cli[c])
+				}
+			}
+			for _, line := range tc.has {
+				c, l, _ := strings.Cut(line, ": ")
+				if !slices.Contains(srv[c], l) {
+					t.Errorf("%s lacks %q: %q", c, l, srv[c])
 				}
 			}
 			for c, want := range tc.want {
