@@ -24,7 +24,7 @@ test-race:
 	$(GO) test -race -count=1 $(RACE_PKGS)
 
 test-all:
-	$(GO) test -count=1 $$($(GO) list ./... | grep -v -E '/app/(queue|store|webhook|ghclient|server)(/|$$)')
+	$(GO) test -count=1 -timeout 30m $$($(GO) list ./... | grep -v -E '/app/(queue|store|webhook|ghclient|server)(/|$$)')
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
