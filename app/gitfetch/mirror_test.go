@@ -226,6 +226,16 @@ func TestDiffIgnoresDiffAttribute(t *testing.T) {
 	ms := &Mirrors{Dir: t.TempDir()}
 	s := open(t, ms, repo, []string{"refs/heads/pr", "refs/heads/main"}, head, base)
 	defer s.Close()
+	// git 2.39 reads no tree's .gitattributes in a bare mirror; newer
+	// versions read HEAD's (attr.tree). Put the line where every version
+	// applies it.
+	info := filepath.Join(ms.Dir, key(repo.FullName())+".git", "info")
+	if err := os.MkdirAll(info, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(info, "attributes"), []byte("* -diff\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	diff, err := s.Diff(context.Background(), base, head)
 	if err != nil || !strings.Contains(string(diff), "+TOKEN=abc") || strings.Contains(string(diff), "Binary files") {
 		t.Errorf("diff: %v\n%s", err, diff)
