@@ -19,8 +19,8 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/gin-gonic/gin"
 
-	"github.com/gatehouse/gatehouse/internal/githubtest"
 	"github.com/gatehouse/gatehouse/app/setup"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // update writes the screenshots to docs/images for the README.
