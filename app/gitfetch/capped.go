@@ -41,7 +41,7 @@ func (s *Snapshot) fetchCapped(ctx context.Context, ids []string, limit int64) e
 			case <-done:
 				return
 			case <-tick.C:
-				if incomingBytes(packDir) > limit {
+				if incomingBytes(packDir, before) > limit {
 					cancel(ErrRangeTooLarge)
 					return
 				}
@@ -87,12 +87,13 @@ func packFiles(dir string) (map[string]bool, error) {
 	return m, nil
 }
 
-// incomingBytes adds up the temporary files git writes a pack into.
-func incomingBytes(dir string) int64 {
+// incomingBytes adds up the temporary files git writes a pack into (not
+// counting those left by a crash before this fetch).
+func incomingBytes(dir string, before map[string]bool) int64 {
 	entries, _ := os.ReadDir(dir)
 	var n int64
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), "tmp_") {
+		if !strings.HasPrefix(e.Name(), "tmp_") || before[e.Name()] {
 			continue
 		}
 		if info, err := e.Info(); err == nil {
