@@ -3,8 +3,11 @@ package queue
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -33,10 +36,11 @@ var errLeaseLost = errors.New("the job's lease was lost: it is retried by anothe
 //   - RescueStuckJobsAfter is the lease, so river's rescuer (every 30 s,
 //     on the leader) finds a dead worker's job once its lease ran out;
 //   - the kind's Timeout, which the rescuer consults too, answers 1 ns for
-//     a job whose attempted_at is older than the lease: the rescuer then
-//     retries it instead of waiting for the timeout. The executor asks
-//     right after fetching the job, when attempted_at is now, and gets the
-//     real timeout.
+//     a job whose attempted_at is older than the lease and whose last
+//     attempt is another client's: the rescuer then retries it instead of
+//     waiting for the timeout. The executor asks about a job this client
+//     has just fetched (its own attempt) and always gets the real timeout,
+//     however long the fetch took.
 //
 // A dead worker's job is thus retried within about Lease + 30 s (plus a
 // leader election when the dead process was the leader). Clocks of the
@@ -53,9 +57,24 @@ func (q *Queue) lease() time.Duration {
 }
 
 // leaseExpired reports whether river's rescuer asks about a job whose
-// lease ran out (see above).
-func leaseExpired(rj *river.Job[rawArgs], lease time.Duration) bool {
-	return lease > 0 && rj.AttemptedAt != nil && time.Since(*rj.AttemptedAt) > lease
+// lease ran out (see above); self is this client's id.
+func leaseExpired(rj *river.Job[rawArgs], lease time.Duration, self string) bool {
+	if lease <= 0 || rj.AttemptedAt == nil || time.Since(*rj.AttemptedAt) <= lease {
+		return false
+	}
+	by := rj.AttemptedBy
+	return len(by) == 0 || by[len(by)-1] != self
+}
+
+// clientID names this process's worker client in river (attempted_by,
+// leader election): the host and a random part, unique per start.
+func clientID() string {
+	host, _ := os.Hostname()
+	host = strings.NewReplacer(".", "_", " ", "_").Replace(cmp.Or(host, "unknown_host"))
+	if len(host) > 60 {
+		host = host[:60]
+	}
+	return "gatehouse_" + host + "_" + strings.ToLower(rand.Text())
 }
 
 // holdLease renews the lease of the job rj until the returned stop is

@@ -262,10 +262,11 @@ func (q *Queue) Start(ctx context.Context) error {
 	rc.Workers = river.NewWorkers()
 	longest := q.cfg.JobTimeout
 	lease := q.lease()
+	rc.ID = clientID()
 	for name, k := range q.kinds {
 		// The kind's timeout is resolved here, so that river's client-wide
 		// JobTimeout is never a job's timeout (with leases it is the lease).
-		w := &kindWorker{q: q, kind: name, handler: k.handler, timeout: cmp.Or(k.opts.Timeout, q.cfg.JobTimeout), lease: lease}
+		w := &kindWorker{q: q, kind: name, handler: k.handler, timeout: cmp.Or(k.opts.Timeout, q.cfg.JobTimeout), lease: lease, self: rc.ID}
 		if err := addWorker(rc.Workers, name, w); err != nil {
 			return fmt.Errorf("start queue: %w", err)
 		}

@@ -49,13 +49,14 @@ type kindWorker struct {
 	handler Handler
 	timeout time.Duration
 	lease   time.Duration // 0: no lease (lease.go)
+	self    string        // this process's river client id
 }
 
 // Timeout is the kind's timeout; to river's rescuer, asking about a job
 // whose lease ran out, it is 1 ns, so that the job is retried now rather
 // than after its timeout (lease.go).
 func (w *kindWorker) Timeout(rj *river.Job[rawArgs]) time.Duration {
-	if leaseExpired(rj, w.lease) {
+	if leaseExpired(rj, w.lease, w.self) {
 		return time.Nanosecond
 	}
 	return w.timeout
