@@ -3,6 +3,7 @@ package e2e
 import (
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"os/exec"
@@ -45,9 +46,22 @@ func TestBinarySetupFlow(t *testing.T) {
 	}
 
 	// The browser: the page, GitHub's form, the redirect back.
-	_, page := httpGet(t, base+"/setup")
+	// A browser keeps the setup cookie: GitHub's redirect back to the
+	// callback must come from the browser that loaded the page.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	pageResp, err := browser.Get(base + "/setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageBody, _ := io.ReadAll(pageResp.Body)
+	pageResp.Body.Close()
+	page := string(pageBody)
 	action, manifest := personalForm(t, page, fake.URL())
-	resp, err := http.PostForm(action, url.Values{"manifest": {manifest}})
+	resp, err := browser.PostForm(action, url.Values{"manifest": {manifest}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -185,50 +185,17 @@ func hardCut(s string, limit int, note string) string {
 	return s[:n] + note
 }
 
-// safeText gives the comment templates text that cannot break out of the
-// comment: HTML (an unclosed "<!--" would hide the rest), @mentions (they
-// would notify strangers) and github.com issue links (they would put a
-// back-reference on other projects' issues, which is why Dependabot links
-// through redirect.github.com) are neutralized.
+// safeText gives the comment templates their helpers. Untrusted text goes
+// through the Markdown escaping functions (markdown.go), as everywhere.
 type safeText struct{}
-
-// maxProse caps a paragraph of advisory text.
-const maxProse = 1500
-
-// Text is one paragraph of untrusted text, flattened and neutralized.
-func (safeText) Text(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
-	s = strings.ReplaceAll(s, "<", "&lt;")
-	s = strings.ReplaceAll(s, "https://github.com/", "https://redirect.github.com/")
-	s = breakMentions(s)
-	return cutRunes(s, maxProse)
-}
-
-// Cell is untrusted text for a markdown table cell.
-func (t safeText) Cell(s string) string {
-	return cutRunes(strings.ReplaceAll(t.Text(s), "|", `\|`), 200)
-}
-
-// Link is a URL made safe to print: github.com links go through
-// redirect.github.com, anything that is not http(s) is dropped.
-func (safeText) Link(u string) string {
-	u = strings.TrimSpace(u)
-	if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
-		return ""
-	}
-	if strings.ContainsAny(u, " <>()`\n") {
-		return ""
-	}
-	return strings.Replace(u, "https://github.com/", "https://redirect.github.com/", 1)
-}
 
 // Fix is the fix column of a finding. A secret's is always the same
 // sentence, so no scanner text about a secret reaches a comment.
-func (t safeText) Fix(f checks.Finding) string {
+func (safeText) Fix(f checks.Finding) string {
 	if f.Check == checks.Secrets {
 		return "rotate the secret: it stays in the git history"
 	}
-	return t.Cell(FixText(f))
+	return mdCell(FixText(f))
 }
 
 // Severity is a severity's name with a capital ("High").
@@ -263,32 +230,4 @@ func (d SummaryData) TotalBlocking() int {
 		n += v.Blocking()
 	}
 	return n
-}
-
-// breakMentions puts a zero-width space after each "@" that starts a name.
-func breakMentions(s string) string {
-	if !strings.Contains(s, "@") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		b.WriteByte(s[i])
-		if s[i] == '@' && i+1 < len(s) && isNameByte(s[i+1]) {
-			b.WriteString("\u200b")
-		}
-	}
-	return b.String()
-}
-
-func isNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// cutRunes cuts s to at most n characters, marking the cut.
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
 }

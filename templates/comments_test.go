@@ -211,39 +211,6 @@ func TestCommentsFitGitHubLimit(t *testing.T) {
 	}
 }
 
-func TestSafeText(t *testing.T) {
-	var s safeText
-	for _, tc := range []struct{ in, want string }{
-		{"ping @octocat now", "ping @\u200boctocat now"},
-		{"mail a@b.c", "mail a@\u200bb.c"},
-		{"<!-- hide the rest", "&lt;!-- hide the rest"},
-		{"see https://github.com/o/r/issues/1", "see https://redirect.github.com/o/r/issues/1"},
-		{"multi\n\n  line", "multi line"},
-	} {
-		if got := s.Text(tc.in); got != tc.want {
-			t.Errorf("Text(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-	if got := s.Cell("a | b"); got != `a \| b` {
-		t.Errorf("Cell = %q", got)
-	}
-	for in, want := range map[string]string{
-		"javascript:alert(1)":          "",
-		"https://x.example/a b":        "",
-		"https://github.com/o/r":       "https://redirect.github.com/o/r",
-		"https://avd.aquasec.com/x":    "https://avd.aquasec.com/x",
-		"https://x.example/a)[y](z)":   "",
-		" https://x.example/trimmed  ": "https://x.example/trimmed",
-	} {
-		if got := s.Link(in); got != want {
-			t.Errorf("Link(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if got := s.Text(strings.Repeat("x", 5000)); utf8.RuneCountInString(got) != maxProse {
-		t.Errorf("Text kept %d characters, want %d", utf8.RuneCountInString(got), maxProse)
-	}
-}
-
 // BenchmarkSummaryComment700 renders a summary whose 700 findings do not
 // fit (the binary search renders it about ten times).
 func BenchmarkSummaryComment700(b *testing.B) {

@@ -8,7 +8,8 @@ import (
 )
 
 // scopeLines says what a verdict looked at, so "scanned nothing" never looks
-// like "found nothing".
+// like "found nothing". Each line is Markdown: paths, names and notes in it
+// are escaped (markdown.go).
 func scopeLines(d *CheckRunData) []string {
 	var lines []string
 	r := d.Range
@@ -36,7 +37,7 @@ func scopeLines(d *CheckRunData) []string {
 			}
 		case checks.Dependencies:
 			if len(s.Inputs) > 0 {
-				what = "Read " + list(s.Inputs, 10)
+				what = "Read " + list(mapStrings(s.Inputs, mdText), 10)
 			}
 			if !d.DBUpdatedAt.IsZero() {
 				if what != "" {
@@ -46,7 +47,7 @@ func scopeLines(d *CheckRunData) []string {
 			}
 		case checks.IaC:
 			if len(s.Inputs) > 0 {
-				what = fmt.Sprintf("Checked %d files: %s", len(s.Inputs), list(s.Inputs, 10))
+				what = fmt.Sprintf("Checked %d files: %s", len(s.Inputs), list(mapStrings(s.Inputs, mdText), 10))
 			}
 
 		default:
@@ -58,11 +59,11 @@ func scopeLines(d *CheckRunData) []string {
 		if c := customLine(res.Custom); c != "" {
 			lines = append(lines, c)
 		}
-		lines = append(lines, s.Notes...)
+		lines = append(lines, mapStrings(s.Notes, mdText)...)
 		if len(s.Skipped) > 0 {
 			var sk []string
 			for _, x := range s.Skipped {
-				sk = append(sk, fmt.Sprintf("`%s` (%s)", strings.ReplaceAll(x.Path, "`", "'"), x.Reason))
+				sk = append(sk, fmt.Sprintf("%s (%s)", mdCode(x.Path), mdText(x.Reason)))
 			}
 			lines = append(lines, fmt.Sprintf("Not scanned (%d): %s", len(sk), list(sk, 10)))
 		}
@@ -76,7 +77,7 @@ func scopeLines(d *CheckRunData) []string {
 	if d.PolicyHash != "" {
 		src := "built-in defaults"
 		if len(d.PolicySource) > 0 {
-			src = strings.Join(d.PolicySource, " < ")
+			src = strings.Join(mapStrings(d.PolicySource, mdText), " < ")
 		}
 		lines = append(lines, fmt.Sprintf("Policy: `%s` from %s", d.PolicyHash, src))
 	}
@@ -96,7 +97,7 @@ func customLine(cs []checks.CustomStatus) string {
 			rejected++
 			continue
 		}
-		ran = append(ran, fmt.Sprintf("%s `%s`", c.Origin, strings.ReplaceAll(c.Name, "`", "'")))
+		ran = append(ran, fmt.Sprintf("%s %s", mdText(c.Origin), mdCode(c.Name)))
 	}
 	line := fmt.Sprintf("Custom checks: %d ran", len(ran))
 	if len(ran) > 0 {
@@ -121,4 +122,13 @@ func list(items []string, max int) string {
 		return strings.Join(items, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(items[:max], ", "), len(items)-max)
+}
+
+// mapStrings applies f to each of items.
+func mapStrings(items []string, f func(string) string) []string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = f(s)
+	}
+	return out
 }

@@ -45,19 +45,12 @@ var funcs = template.FuncMap{
 			return "🟡"
 		}
 	},
-	"cell": func(s string) string { // a markdown table cell
-		s = strings.ReplaceAll(s, "\n", " ")
-		s = strings.ReplaceAll(s, "|", `\|`)
-		if len(s) > 200 {
-			s = s[:197] + "…"
-		}
-		return s
-	},
-	"code": func(s string) string { // inline code that cannot be broken out of
-		s = strings.ReplaceAll(s, "`", "'")
-		s = strings.ReplaceAll(s, "\n", " ")
-		return "`" + s + "`"
-	},
+	// Markdown escaping, one function per context (markdown.go).
+	"text":      mdText,
+	"cell":      mdCell,
+	"code":      mdCode,
+	"cellCode":  mdCellCode,
+	"link":      mdLink,
 	"fix":       FixText,
 	"date":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"join":      strings.Join,
@@ -72,7 +65,7 @@ var funcs = template.FuncMap{
 }
 
 // LimitNote tells a user which files a limit kept from a check and how to
-// deal with it ("" when none was).
+// deal with it ("" when none was), in Markdown.
 func LimitNote(v checks.Verdict) string {
 	n := len(v.LimitHits)
 	if n == 0 {
@@ -84,7 +77,7 @@ func LimitNote(v checks.Verdict) string {
 			files = append(files, fmt.Sprintf("and %d more", n-5))
 			break
 		}
-		files = append(files, fmt.Sprintf("`%s` (%s)", strings.ReplaceAll(s.Path, "`", "'"), strings.ReplaceAll(s.Reason, "\n", " ")))
+		files = append(files, fmt.Sprintf("%s (%s)", mdCode(s.Path), mdText(s.Reason)))
 	}
 	it, was := "it", "it was"
 	if n > 1 {

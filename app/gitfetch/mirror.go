@@ -24,6 +24,9 @@ const (
 	// DefaultMaxBlobSize is the largest file fetched with a tree: larger
 	// blobs stay on the server and are listed as skipped.
 	DefaultMaxBlobSize = 16 << 20
+	// DefaultMaxRangeBytes caps the blobs over MaxBlobSize that one range
+	// fetches by id (EnsureRange), in all.
+	DefaultMaxRangeBytes = 256 << 20
 )
 
 // completeMarker is written into a mirror only after a fetch succeeded and
@@ -42,7 +45,13 @@ type Mirrors struct {
 	Dir         string
 	MaxBytes    int64 // 0: DefaultMirrorBytes
 	MaxBlobSize int64 // 0: DefaultMaxBlobSize
-	Logger      *slog.Logger
+	// MaxRangeBytes bounds what EnsureRange fetches by id for one range,
+	// compressed while it arrives and uncompressed once it is there
+	// (0: DefaultMaxRangeBytes). Blobs asked for by id are not filtered
+	// by size on the server, so without it a change adding large files
+	// (a fork's, anyone's) would fill the disk before any limit applied.
+	MaxRangeBytes int64
+	Logger        *slog.Logger
 }
 
 // FetchStats says what a fetch moved.
@@ -71,6 +80,8 @@ type Snapshot struct {
 }
 
 func (ms *Mirrors) maxBlob() int64 { return cmp.Or(ms.MaxBlobSize, DefaultMaxBlobSize) }
+
+func (ms *Mirrors) maxRange() int64 { return cmp.Or(ms.MaxRangeBytes, DefaultMaxRangeBytes) }
 
 func (ms *Mirrors) log() *slog.Logger {
 	if ms.Logger == nil {
@@ -243,7 +254,7 @@ func (s *Snapshot) filter() string { return fmt.Sprintf("blob:limit=%d", s.mirro
 
 // fetch fetches refspecs (or, with ids, the objects named on stdin) from
 // origin. --filter applies to what the refs reach; objects asked for by id
-// come whatever their size.
+// come whatever their size (fetchCapped bounds them).
 func (s *Snapshot) fetch(ctx context.Context, refspecs []string, ids []string) error {
 	args := []string{"fetch", "-q", "--no-tags", "--no-recurse-submodules", "--no-write-fetch-head", "--no-auto-gc", "--no-auto-maintenance"}
 	if ids != nil {
@@ -297,9 +308,12 @@ func (s *Snapshot) MergeBaseWith(ctx context.Context, rev string) (string, error
 
 // Diff returns the unified diff between from and to as GitHub shows it on a
 // pull request (see Checkout.Diff). Both sides' blobs must be in the mirror:
-// call EnsureRange first.
+// call EnsureRange first. Every file is diffed as text: a "-diff" line the
+// change adds to .gitattributes must not hide its lines from the reporter
+// (which findings sit on changed lines) any more than from the secrets
+// check.
 func (s *Snapshot) Diff(ctx context.Context, from, to string) ([]byte, error) {
-	return s.git.Run(ctx, "diff", "-M", "--no-color", "--no-ext-diff", "--no-textconv", "-U3", from, to, "--")
+	return s.git.Run(ctx, "diff", "-M", "--text", "--no-color", "--no-ext-diff", "--no-textconv", "-U3", from, to, "--")
 }
 
 // Close releases the reader lock, marks the mirror's use (LRU) and evicts

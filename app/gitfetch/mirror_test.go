@@ -2,6 +2,10 @@ package gitfetch
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -155,11 +159,85 @@ func TestMirrorBlobOverLimit(t *testing.T) {
 	if err != nil || n != 1 {
 		t.Fatalf("EnsureRange = %d, %v; want the one blob the range adds", n, err)
 	}
-	if m := missing(); !m["big.bin"] || len(m) != 1 {
-		t.Errorf("after EnsureRange missing = %v, want big.bin only", m)
+	// Fetched for the history, bigger.bin is still over the limit: it is
+	// never written out.
+	if m := missing(); !m["big.bin"] || !m["bigger.bin"] || len(m) != 2 {
+		t.Errorf("after EnsureRange missing = %v, want big.bin and bigger.bin", m)
 	}
 	diff, err := s.Diff(context.Background(), base, head)
 	if err != nil || !strings.Contains(string(diff), "+++ b/bigger.bin") {
+		t.Errorf("diff: %v\n%s", err, diff)
+	}
+}
+
+// TestMirrorRangeBytesLimit: blobs fetched by id for a range (a fork's
+// changed files are not filtered by size on the server) are bounded too:
+// past MaxRangeBytes nothing is kept and EnsureRange says why.
+func TestMirrorRangeBytesLimit(t *testing.T) {
+	_, repo := newRepo(t)
+	base := repo.Head("main")
+	noise := func(n int) string { // incompressible, so the pack is as large as the blob
+		b := make([]byte, n)
+		_, _ = rand.Read(b)
+		return hex.EncodeToString(b)[:n]
+	}
+	head := repo.Commit("pr", "large files", map[string]string{"a.bin": noise(6000), "b.bin": noise(6000)})
+	ms := &Mirrors{Dir: t.TempDir(), MaxBlobSize: 1000, MaxRangeBytes: 8000}
+	s := open(t, ms, repo, []string{"refs/heads/pr", "refs/heads/main"}, head, base)
+	defer s.Close()
+	packDir := filepath.Join(ms.Dir, key(repo.FullName())+".git", "objects", "pack")
+	before, err := packFiles(packDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.EnsureRange(context.Background(), base, head)
+	if !errors.Is(err, ErrRangeTooLarge) || n != 0 {
+		t.Fatalf("EnsureRange = %d, %v; want ErrRangeTooLarge", n, err)
+	}
+	t.Log(err)
+	after, err := packFiles(packDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !maps.Equal(before, after) {
+		t.Errorf("the refused fetch left files: before %v, after %v", before, after)
+	}
+	missing, err := s.missing(context.Background(), head, "^"+base)
+	if err != nil || len(missing) != 2 {
+		t.Errorf("after the refused fetch %d blobs are missing (%v), want both", len(missing), err)
+	}
+
+	// Within the limit the same range is fetched.
+	ms.MaxRangeBytes = 20000
+	if n, err := s.EnsureRange(context.Background(), base, head); err != nil || n != 2 {
+		t.Fatalf("EnsureRange = %d, %v; want both blobs", n, err)
+	}
+	if diff, err := s.Diff(context.Background(), base, head); err != nil || !strings.Contains(string(diff), "+++ b/a.bin") {
+		t.Errorf("diff: %v\n%.300s", err, diff)
+	}
+}
+
+// TestDiffIgnoresDiffAttribute: a change that marks every file -diff still
+// shows its added lines in the pull request's diff.
+func TestDiffIgnoresDiffAttribute(t *testing.T) {
+	_, repo := newRepo(t)
+	base := repo.Head("main")
+	head := repo.Commit("pr", "hide", map[string]string{".gitattributes": "* -diff\n", "leak.env": "TOKEN=abc\n"})
+	ms := &Mirrors{Dir: t.TempDir()}
+	s := open(t, ms, repo, []string{"refs/heads/pr", "refs/heads/main"}, head, base)
+	defer s.Close()
+	// git 2.39 reads no tree's .gitattributes in a bare mirror; newer
+	// versions read HEAD's (attr.tree). Put the line where every version
+	// applies it.
+	info := filepath.Join(ms.Dir, key(repo.FullName())+".git", "info")
+	if err := os.MkdirAll(info, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(info, "attributes"), []byte("* -diff\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	diff, err := s.Diff(context.Background(), base, head)
+	if err != nil || !strings.Contains(string(diff), "+TOKEN=abc") || strings.Contains(string(diff), "Binary files") {
 		t.Errorf("diff: %v\n%s", err, diff)
 	}
 }

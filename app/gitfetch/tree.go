@@ -25,11 +25,15 @@ type Entry struct {
 	Size int64 // blobs only; -1 when the blob is not in the mirror
 }
 
-// Missing reports whether a blob stayed on the server (over the size limit).
+// Missing reports whether a blob is over the size limit: it stayed on the
+// server, or came by id for the history of a range and is never written
+// out.
 func (e Entry) Missing() bool { return e.Type == "blob" && e.Size < 0 }
 
 // Tree lists every entry of rev's tree, subtrees included, with the size of
-// each blob present in the mirror. It reads no blob.
+// each blob present in the mirror; a blob over the mirror's size limit is
+// Missing even when a range fetched it by id, so that no file over the
+// limit is ever materialized. It reads no blob.
 func (s *Snapshot) Tree(ctx context.Context, rev string) ([]Entry, error) {
 	out, err := s.git.Run(ctx, "ls-tree", "-r", "-t", "-z", "--full-tree", rev)
 	if err != nil {
@@ -70,6 +74,9 @@ func (s *Snapshot) Tree(ctx context.Context, rev string) ([]Entry, error) {
 	for i := range entries {
 		if e := &entries[i]; e.Type == "blob" && e.Size >= 0 {
 			e.Size = sizes[e.OID]
+			if e.Size > s.mirrors.maxBlob() {
+				e.Size = -1
+			}
 		}
 	}
 	return entries, nil
@@ -120,7 +127,10 @@ const zeroOID = "0000000000000000000000000000000000000000"
 // EnsureRange fetches, by id, every blob that the commits in base..head
 // (head and its ancestors when base is "") change and that the mirror left
 // on the server: the secrets check reads every line those commits add, and
-// the pull request's diff shows them. It returns how many were fetched.
+// the pull request's diff shows them. Together they may be at most
+// MaxRangeBytes; past that nothing is kept and EnsureRange fails, naming
+// the limit (the history cannot be read without them). Tree still lists
+// them as Missing. It returns how many were fetched.
 func (s *Snapshot) EnsureRange(ctx context.Context, base, head string) (int, error) {
 	rng := []string{head}
 	if base != "" {
@@ -177,7 +187,7 @@ func (s *Snapshot) EnsureRange(ctx context.Context, base, head string) (int, err
 	if err != nil {
 		return 0, err
 	}
-	err = s.fetch(ctx, nil, fetch)
+	err = s.fetchCapped(ctx, fetch, s.mirrors.maxRange())
 	writer.unlock()
 	if err != nil {
 		return 0, fmt.Errorf("fetch %d changed blobs: %w", len(fetch), err)

@@ -11,6 +11,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,6 +107,13 @@ type Config struct {
 	RescueStuckJobsAfter time.Duration
 	// JobTimeout is the timeout of kinds registered without one (default 10m).
 	JobTimeout time.Duration
+	// Lease is, on Postgres, how long a running job stays its worker's
+	// without the worker renewing it (default DefaultLease; negative: off).
+	// A job whose worker died is retried by another within about Lease +
+	// 30 s, whatever its timeout (lease.go); RescueStuckJobsAfter then does
+	// not apply. SQLite has no leases: its one process requeues orphaned
+	// jobs when it starts.
+	Lease time.Duration
 	// MaxAttempts is the attempt limit of kinds registered without one and
 	// of unregistered kinds enqueued in insert-only mode (default 10).
 	MaxAttempts int
@@ -253,8 +261,12 @@ func (q *Queue) Start(ctx context.Context) error {
 	rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}}
 	rc.Workers = river.NewWorkers()
 	longest := q.cfg.JobTimeout
+	lease := q.lease()
+	rc.ID = clientID()
 	for name, k := range q.kinds {
-		w := &kindWorker{q: q, kind: name, handler: k.handler, timeout: k.opts.Timeout}
+		// The kind's timeout is resolved here, so that river's client-wide
+		// JobTimeout is never a job's timeout (with leases it is the lease).
+		w := &kindWorker{q: q, kind: name, handler: k.handler, timeout: cmp.Or(k.opts.Timeout, q.cfg.JobTimeout), lease: lease, self: rc.ID}
 		if err := addWorker(rc.Workers, name, w); err != nil {
 			return fmt.Errorf("start queue: %w", err)
 		}
@@ -264,7 +276,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	if rc.RescueStuckJobsAfter <= 0 {
 		rc.RescueStuckJobsAfter = longest + DefaultRescueMargin
 	}
-	if rc.RescueStuckJobsAfter < longest {
+	if lease > 0 {
+		rc.RescueStuckJobsAfter, rc.JobTimeout = lease, lease
+	} else if rc.RescueStuckJobsAfter < longest {
 		return fmt.Errorf("start queue: RescueStuckJobsAfter %s is shorter than the longest job timeout %s: jobs would run twice",
 			rc.RescueStuckJobsAfter, longest)
 	}

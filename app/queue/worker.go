@@ -48,10 +48,19 @@ type kindWorker struct {
 	kind    string
 	handler Handler
 	timeout time.Duration
+	lease   time.Duration // 0: no lease (lease.go)
+	self    string        // this process's river client id
 }
 
-// Timeout is the kind's own timeout, or 0 for the client's default.
-func (w *kindWorker) Timeout(*river.Job[rawArgs]) time.Duration { return w.timeout }
+// Timeout is the kind's timeout; to river's rescuer, asking about a job
+// whose lease ran out, it is 1 ns, so that the job is retried now rather
+// than after its timeout (lease.go).
+func (w *kindWorker) Timeout(rj *river.Job[rawArgs]) time.Duration {
+	if leaseExpired(rj, w.lease, w.self) {
+		return time.Nanosecond
+	}
+	return w.timeout
+}
 
 // Work runs the handler and translates its outcome for river.
 func (w *kindWorker) Work(ctx context.Context, rj *river.Job[rawArgs]) error {
@@ -68,6 +77,13 @@ func (w *kindWorker) Work(ctx context.Context, rj *river.Job[rawArgs]) error {
 	w.q.mu.RUnlock()
 	if be != nil {
 		job.complete = func(ctx context.Context, tx *store.Tx) error { return be.completeTx(ctx, tx, rj) }
+	}
+	if w.lease > 0 {
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		stop := w.q.holdLease(ctx, rj, w.lease, cancel)
+		defer stop()
 	}
 	err := runHandler(ctx, w.handler, job)
 	if err == nil || job.completed {

@@ -35,8 +35,20 @@ const (
 	RoleWorker = "worker"
 )
 
+// DefaultAddr is the listen address when GATEHOUSE_ADDR is not set: all
+// interfaces once an app is configured, loopback only while none is, so
+// that the setup page (whoever opens it first creates the app) is not on
+// the network before its owner has used it.
+func DefaultAddr(appConfigured bool) string {
+	if appConfigured {
+		return ":8080"
+	}
+	return "127.0.0.1:8080"
+}
+
 // Config is gatehouse serve's configuration (flags and GATEHOUSE_* variables).
 type Config struct {
+	// Addr is the listen address; empty: DefaultAddr.
 	Addr           string
 	DataDir        string
 	DatabaseURL    string
@@ -163,7 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.MaxAttempts = 8
 	}
 	if cfg.Addr == "" {
-		cfg.Addr = ":8080"
+		cfg.Addr = DefaultAddr(cfg.AppID != 0 && len(cfg.PrivateKey) > 0)
 	}
 	if cfg.ScanTimeout <= 0 {
 		cfg.ScanTimeout = 10 * time.Minute

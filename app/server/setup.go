@@ -102,7 +102,7 @@ func (s *Server) routeLive(r *gin.Engine, hook *webhook.Handler) {
 		return
 	}
 	h, err := setup.New(setup.Config{
-		DataDir: s.cfg.DataDir, GitHubURL: s.cfg.GitHubURL, PublicURL: s.cfg.PublicURL, Logger: s.log,
+		DataDir: s.cfg.DataDir, GitHubURL: s.cfg.GitHubURL, PublicURL: s.cfg.PublicURL, ListenAddr: s.ln.Addr().String(), Logger: s.log,
 		Transport: s.cfg.GitHubTransport, OnConfigured: s.Configure,
 	})
 	if err != nil {
@@ -172,6 +172,10 @@ func (s *Server) Configure(ctx context.Context, c setup.Credentials) error {
 		Secrets: [][]byte{[]byte(c.WebhookSecret)}, Sink: deliverySink{s.queue}, Logger: s.log, Observer: s,
 	}))
 	s.log.Info("GitHub App configured; gatehouse is running", slog.Any("app", c), slog.String("role", s.cfg.Role))
+	if s.cfg.Addr == DefaultAddr(false) {
+		s.log.Warn("gatehouse listens on 127.0.0.1 only, as it does until an app is configured: GitHub reaches it through a proxy or tunnel on this host; "+
+			"restart it (or set GATEHOUSE_ADDR) to listen on "+DefaultAddr(true), slog.String("addr", s.Addr()))
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -115,9 +116,22 @@ func TestSetupSwitchesToRunningWithoutRestart(t *testing.T) {
 
 	// The browser: load /setup, post its form to GitHub, follow GitHub's
 	// redirect back to the callback.
-	_, page := get(t, base+"/setup")
+	// A browser keeps the setup cookie: GitHub's redirect back to the
+	// callback must come from the browser that loaded the page.
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := &http.Client{Jar: jar}
+	pageResp, err := browser.Get(base + "/setup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageBody, _ := io.ReadAll(pageResp.Body)
+	pageResp.Body.Close()
+	page := string(pageBody)
 	action, manifest := personalForm(t, page, fake.URL())
-	resp, err := http.PostForm(action, url.Values{"manifest": {manifest}})
+	resp, err := browser.PostForm(action, url.Values{"manifest": {manifest}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,4 +303,16 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestDefaultAddr: without GATEHOUSE_ADDR, serve listens on loopback only
+// until an app is configured: the setup page is not on the network before
+// its owner has used it.
+func TestDefaultAddr(t *testing.T) {
+	if got := DefaultAddr(false); got != "127.0.0.1:8080" {
+		t.Errorf("DefaultAddr without an app = %q, want 127.0.0.1:8080", got)
+	}
+	if got := DefaultAddr(true); got != ":8080" {
+		t.Errorf("DefaultAddr with an app = %q, want :8080", got)
+	}
 }

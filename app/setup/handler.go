@@ -13,9 +13,11 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -56,6 +58,10 @@ type Config struct {
 	// gatehouse. Empty: the address the setup page was opened at, with a
 	// warning on the page.
 	PublicURL string
+	// ListenAddr is the address the server listens on. A specific host in
+	// it is one the setup pages answer at, besides loopback names and
+	// PublicURL's host (see hostAllowed).
+	ListenAddr string
 	// Manifest is the app manifest in app.yml's format; nil means the one
 	// embedded in the binary.
 	Manifest []byte
@@ -157,6 +163,95 @@ func (h *Handler) publicURL(r *http.Request) (string, bool) {
 	return scheme + "://" + r.Host, true
 }
 
+// cookieName is the setup cookie: a random value naming the browser that
+// loaded the page, to which each state is bound.
+const cookieName = "gatehouse_setup"
+
+// cookieValue matches a value this package issued (crypto/rand.Text).
+var cookieValue = regexp.MustCompile(`^[A-Z2-7]{26}$`)
+
+// hostAllowed reports whether the request's Host is one the setup pages
+// answer at: a loopback name or address, PublicURL's host, or the host of
+// ListenAddr. Without GATEHOUSE_PUBLIC_URL the page builds the app's
+// webhook and callback URLs from Host; a page on another name (DNS
+// rebinding: evil.example resolving to 127.0.0.1 in the victim's browser)
+// would make an app whose webhooks and credentials go elsewhere, and
+// would let that origin read the page.
+func (h *Handler) hostAllowed(r *http.Request) bool {
+	host := strings.ToLower(r.Host)
+	if hst, _, err := net.SplitHostPort(host); err == nil {
+		host = hst
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return true
+	}
+	if u := mustParse(h.cfg.PublicURL); u != nil && strings.EqualFold(u.Hostname(), host) {
+		return true
+	}
+	if lh, _, err := net.SplitHostPort(h.cfg.ListenAddr); err == nil && lh != "" {
+		if ip := net.ParseIP(lh); ip == nil || !ip.IsUnspecified() {
+			return strings.EqualFold(strings.Trim(lh, "[]"), host)
+		}
+	}
+	return false
+}
+
+// refuseHost answers a request at a host the pages do not serve.
+func (h *Handler) refuseHost(c *gin.Context) {
+	h.log.Warn("setup page refused: unexpected Host", slog.String("host", truncate(c.Request.Host, 100)), slog.String("remote", c.ClientIP()))
+	c.Header("Cache-Control", "no-store")
+	c.String(http.StatusMisdirectedRequest, "The setup page answers only at localhost, 127.0.0.1 or the host of GATEHOUSE_PUBLIC_URL: "+
+		"open it on the machine running gatehouse (or through an SSH tunnel), or set GATEHOUSE_PUBLIC_URL and restart gatehouse.\n")
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// redirectedParam marks a page request sent to PublicURL by toPublic, so
+// that a proxy which rewrites Host cannot make it loop.
+const redirectedParam = "via"
+
+// toPublic returns where to send a browser that opened the page at another
+// address than PublicURL (http://localhost:8080 while PublicURL is the
+// tunnel GitHub reaches), or "".
+func (h *Handler) toPublic(r *http.Request) string {
+	u := mustParse(h.cfg.PublicURL)
+	if u == nil || h.cfg.PublicURL == "" || strings.EqualFold(r.Host, u.Host) || r.URL.Query().Has(redirectedParam) {
+		return ""
+	}
+	q := r.URL.Query()
+	q.Set(redirectedParam, "public")
+	return h.cfg.PublicURL + PagePath + "?" + q.Encode()
+}
+
+// browser returns the setup cookie's value, setting a new cookie when the
+// request carries none (or one this package did not make).
+func (h *Handler) browser(c *gin.Context, public string) string {
+	if v, err := c.Cookie(cookieName); err == nil && cookieValue.MatchString(v) {
+		return v
+	}
+	v := rand.Text()
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: cookieName, Value: v, Path: PagePath, MaxAge: int(h.cfg.StateTTL / time.Second),
+		HttpOnly: true, Secure: strings.HasPrefix(public, "https://"),
+		// Lax: sent on GitHub's redirect back to the callback (a top-level
+		// GET), never on a request another site makes in the background.
+		SameSite: http.SameSiteLaxMode,
+	})
+	return v
+}
+
 // orgName matches a GitHub organization login.
 var orgName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}$`)
 
@@ -165,6 +260,17 @@ var orgName = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9]|-[A-Za-z0-9]){0,38}
 func (h *Handler) page(c *gin.Context) {
 	if h.Closed() {
 		notFound(c)
+		return
+	}
+	if !h.hostAllowed(c.Request) {
+		h.refuseHost(c)
+		return
+	}
+	if to := h.toPublic(c.Request); to != "" {
+		// GitHub sends the browser back to PublicURL's callback: the
+		// setup cookie must be PublicURL's, so the page is shown there.
+		c.Header("Cache-Control", "no-store")
+		c.Redirect(http.StatusSeeOther, to)
 		return
 	}
 	public, guessed := h.publicURL(c.Request)
@@ -178,7 +284,7 @@ func (h *Handler) page(c *gin.Context) {
 		h.fail(c, http.StatusInternalServerError, "Setup failed", err.Error(), false)
 		return
 	}
-	state := h.states.issue(h.cfg.Now())
+	state := h.states.issue(h.cfg.Now(), h.browser(c, public))
 	p := templates.SetupPage{
 		AppName: h.manifest.Name, Description: h.manifest.Description, GitHubWeb: h.urls.Web.String(),
 		Notes: h.manifest.Notes, WebhookURL: public + WebhookPath, CallbackURL: public + CallbackPath,
@@ -224,10 +330,15 @@ func (h *Handler) callback(c *gin.Context) {
 		notFound(c)
 		return
 	}
-	if !h.states.consume(c.Query("state"), h.cfg.Now()) {
-		h.log.Warn("setup callback refused: unknown, used or expired state", slog.String("remote", c.ClientIP()))
+	if !h.hostAllowed(c.Request) {
+		h.refuseHost(c)
+		return
+	}
+	browser, _ := c.Cookie(cookieName)
+	if !h.states.consume(c.Query("state"), browser, h.cfg.Now()) {
+		h.log.Warn("setup callback refused: unknown, used or expired state, or another browser's", slog.String("remote", c.ClientIP()))
 		h.fail(c, http.StatusBadRequest, "This setup link is not valid",
-			"It was used already, it expired, or it did not come from this gatehouse. Nothing was changed.", true)
+			"It was used already, it expired, it was opened in another browser than the setup page, or it did not come from this gatehouse. Nothing was changed.", true)
 		return
 	}
 	code := c.Query("code")

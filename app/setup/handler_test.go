@@ -134,7 +134,7 @@ func TestCallbackRefusesBadState(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			_, page, _ := e.get(setup.PagePath)
-			loc := postNoFollow(t, formTo(t, page, e.fake.URL()+"/settings/apps/new"))
+			loc := e.postNoFollow(t, formTo(t, page, e.fake.URL()+"/settings/apps/new"))
 			issued, code := loc.Query().Get("state"), loc.Query().Get("code")
 			if tc.prep != nil {
 				tc.prep(e, issued, code)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -72,13 +73,19 @@ type env struct {
 	gotMu  sync.Mutex
 	got    []setup.Credentials
 	cfgErr error
+	// client is the browser: it keeps the setup cookie.
+	client *http.Client
 }
 
 type envOption func(*setup.Config)
 
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
-	e := &env{t: t, fake: githubtest.New(t), data: t.TempDir(), now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, fake: githubtest.New(t), data: t.TempDir(), now: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC), client: &http.Client{Jar: jar}}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	srv := httptest.NewUnstartedServer(r)
@@ -128,7 +135,7 @@ func (e *env) configured() []setup.Credentials {
 // get fetches a page and returns its status and body.
 func (e *env) get(path string) (int, string, http.Header) {
 	e.t.Helper()
-	resp, err := http.Get(e.url + path)
+	resp, err := e.client.Get(e.url + path)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -144,9 +151,9 @@ func (e *env) submit(f form) (int, string, *url.URL) {
 	var resp *http.Response
 	var err error
 	if f.Method == http.MethodPost {
-		resp, err = http.PostForm(f.Action, f.Fields)
+		resp, err = e.client.PostForm(f.Action, f.Fields)
 	} else {
-		resp, err = http.Get(f.Action + "?" + f.Fields.Encode())
+		resp, err = e.client.Get(f.Action + "?" + f.Fields.Encode())
 	}
 	if err != nil {
 		e.t.Fatal(err)
@@ -157,9 +164,9 @@ func (e *env) submit(f form) (int, string, *url.URL) {
 }
 
 // postNoFollow posts a form and returns where it redirects.
-func postNoFollow(t *testing.T, f form) *url.URL {
+func (e *env) postNoFollow(t *testing.T, f form) *url.URL {
 	t.Helper()
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Jar: e.client.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.PostForm(f.Action, f.Fields)
 	if err != nil {
 		t.Fatal(err)

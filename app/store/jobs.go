@@ -76,3 +76,20 @@ func (q Queries) ActiveJobCounts(ctx context.Context) (map[[2]string]int, error)
 	}
 	return counts, nil
 }
+
+// RenewJobLease moves a running job's attempted_at to now: the queue's
+// lease on it (river's rescuer retries a running job whose attempted_at is
+// older than the lease, taking its process for dead). It reports false when
+// the job is no longer in that attempt of "running" (rescued, finished):
+// the lease is lost. Postgres only: on SQLite one process owns the data
+// directory and requeues orphaned jobs when it starts.
+func (s *Store) RenewJobLease(ctx context.Context, id int64, attempt int) (bool, error) {
+	if s.driver != DriverPostgres {
+		return false, fmt.Errorf("renew job lease: only on Postgres, not %s", s.driver)
+	}
+	n, err := s.db.exec(ctx, `UPDATE river_job SET attempted_at = now() WHERE id = $1 AND state = 'running' AND attempt = $2`, id, attempt)
+	if err != nil {
+		return false, fmt.Errorf("renew lease of job %d: %w", id, err)
+	}
+	return n == 1, nil
+}

@@ -44,6 +44,11 @@ func openSQLite(ctx context.Context, dataDir string, log *slog.Logger) (*Store, 
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 
+	if err := ownerOnly(path); err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+
 	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: sqlitePragmas}).String()
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -76,4 +81,26 @@ func openSQLite(ctx context.Context, dataDir string, log *slog.Logger) (*Store, 
 	}
 	log.InfoContext(ctx, "store opened", slog.String("driver", DriverSQLite), slog.String("path", path))
 	return s, nil
+}
+
+// ownerOnly makes the database readable and writable by its owner alone:
+// it holds webhook payloads, findings and the queue's jobs, and the data
+// directory is searchable by the sandbox user. SQLite creates a new file
+// 0644 (less the umask) and gives the -wal and -shm files the mode of the
+// database file, so the file is created here, 0600, before SQLite opens
+// it; files left 0644 by an older version are narrowed too.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create the database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("restrict %s to its owner: %w", filepath.Base(p), err)
+		}
+	}
+	return nil
 }

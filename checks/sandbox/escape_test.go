@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -132,6 +133,101 @@ func TestChildHasNoNetwork(t *testing.T) {
 	noEscape(t, res, "")
 	if n := accepted.Load(); n != 0 {
 		t.Errorf("the listener accepted %d connections from the child", n)
+	}
+}
+
+// TestChildCannotReachHostUnixSockets: Landlock does not govern connect(2)
+// on a socket file, so the seccomp filter refuses Unix sockets outright.
+// The host listens on a world-writable stream socket, a world-writable
+// datagram socket and an abstract socket; the child reaches none of them.
+// No layer is required: without the filter the child would connect, and
+// that is a failure, not a skip.
+func TestChildCannotReachHostUnixSockets(t *testing.T) {
+	r := newRunner(t, sandbox.Config{Pool: -1}, true)
+	// Socket paths are limited to 108 bytes: a short directory of its own,
+	// searchable by the sandbox user.
+	dir, err := os.MkdirTemp("", "ghunix-")
+	must(t, err)
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	must(t, os.Chmod(dir, 0o755))
+	greeting := "HOST-SOCKET-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+
+	stream, err := net.Listen("unix", filepath.Join(dir, "stream.sock"))
+	must(t, err)
+	defer stream.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := stream.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			_, _ = c.Write([]byte(greeting))
+			c.Close()
+		}
+	}()
+	dgramPath := filepath.Join(dir, "dgram.sock")
+	dgram, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: dgramPath, Net: "unixgram"})
+	must(t, err)
+	defer dgram.Close()
+	var received atomic.Int32
+	go func() {
+		b := make([]byte, 256)
+		for {
+			if _, _, err := dgram.ReadFrom(b); err != nil {
+				return
+			}
+			received.Add(1)
+		}
+	}()
+	abstractName := "gatehouse-probe-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	abstract, err := net.Listen("unix", "@"+abstractName)
+	must(t, err)
+	defer abstract.Close()
+	go func() {
+		for {
+			c, err := abstract.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	for _, p := range []string{stream.Addr().String(), dgramPath} {
+		must(t, os.Chmod(p, 0o777))
+	}
+	// The control: the sockets answer a client on the host.
+	c, err := net.Dial("unix", stream.Addr().String())
+	must(t, err)
+	if b, err := io.ReadAll(c); err != nil || string(b) != greeting {
+		t.Fatalf("control: the host's stream socket answered %q, %v", b, err)
+	}
+	c.Close()
+	accepted.Store(0)
+
+	s := newProbeSetup(t, probeParams{})
+	b, _ := json.Marshal(probeParams{UnixStream: stream.Addr().String(), UnixDgram: dgramPath, UnixAbstract: abstractName})
+	must(t, os.WriteFile(filepath.Join(s.dir, "probe.json"), b, 0o644))
+	res := runProbe(t, r, s, "probe-unix")
+	noEscape(t, res, greeting)
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("the host's unix sockets accepted %d connections from the child", n)
+	}
+	if n := received.Load(); n != 0 {
+		t.Errorf("the host's datagram socket received %d datagrams from the child", n)
+	}
+	for _, what := range []string{"unix stream socket", "unix datagram socket", "socketpair(AF_UNIX)", "abstract unix socket", "high bits set"} {
+		if !hasNote(res, what) {
+			t.Errorf("attempt %q not made", what)
+		}
+	}
+	// IP and netlink sockets, which runtimes probe, are still allowed.
+	for _, want := range []string{"socket(AF_INET): ok", "socket(AF_NETLINK): ok"} {
+		if !hasNote(res, want) {
+			t.Errorf("child: want %q", want)
+		}
 	}
 }
 

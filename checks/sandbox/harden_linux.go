@@ -48,7 +48,7 @@ func hardenStart(cfg childConfig) []Layer {
 		out = append(out, Layer{Name: LayerSeccomp, Detail: err.Error()})
 	} else {
 		out = append(out, Layer{Name: LayerSeccomp, Active: true, Detail: fmt.Sprintf(
-			"%d system calls denied (ptrace, mount, kexec, bpf, module loading, keyrings, io_uring...), no new namespaces, foreign architectures kill", len(deniedSyscalls))})
+			"%d system calls denied (ptrace, mount, kexec, bpf, module loading, keyrings, io_uring...), no new namespaces, sockets of the IP and netlink families only (no Unix sockets), foreign architectures kill", len(deniedSyscalls))})
 	}
 	out = append(out, applyRlimits(cfg.Limits))
 	out = append(out, privileges())

@@ -39,6 +39,11 @@ type probeParams struct {
 	FileSize   int64    `json:"file_size"`   // a write larger than RLIMIT_FSIZE
 	MaxForks   int      `json:"max_forks"`   // fork bomb bound
 	OutputSize int      `json:"output_size"` // bytes of output to return
+	// Unix sockets of the test on the host, world-writable: a stream and a
+	// datagram socket file, and an abstract stream socket's name.
+	UnixStream   string `json:"unix_stream"`
+	UnixDgram    string `json:"unix_dgram"`
+	UnixAbstract string `json:"unix_abstract"`
 }
 
 type probe struct {
@@ -88,6 +93,7 @@ func probeChecks() []checks.Check {
 	return []checks.Check{
 		probe{"probe-read", probeRead},
 		probe{"probe-net", probeNet},
+		probe{"probe-unix", probeUnix},
 		probe{"probe-env", probeEnv},
 		probe{"probe-write", probeWrite},
 		probe{"probe-syscalls", probeSyscalls},
@@ -138,6 +144,73 @@ func probeNet(_ context.Context, _ string, p probeParams, rep *report) {
 	rep.attempt("send UDP to 127.0.0.1:53", "sent", err)
 	ifs, err := net.Interfaces()
 	rep.note("interfaces: %v (err %v)", ifs, err)
+}
+
+// probeUnix tries every way to a Unix socket of the host: connect to a
+// stream socket file and read what it says, send to a datagram socket file
+// (from a socket of its own and from one of a socketpair), connect to an
+// abstract socket, and make an AF_UNIX socket with the family's high 32
+// bits set (the kernel ignores them; a filter comparing 64 bits would not).
+func probeUnix(_ context.Context, _ string, p probeParams, rep *report) {
+	c, err := net.DialTimeout("unix", p.UnixStream, 2*time.Second)
+	got := ""
+	if err == nil {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		b := make([]byte, 256)
+		n, rerr := c.Read(b)
+		got = string(b[:n])
+		if n == 0 {
+			got = fmt.Sprintf("connected (read: %v)", rerr)
+		}
+		c.Close()
+	}
+	rep.attempt("connect to the host's unix stream socket "+p.UnixStream, got, err)
+
+	u, err := net.Dial("unixgram", p.UnixDgram)
+	if err == nil {
+		_, err = u.Write([]byte("from the sandbox"))
+		u.Close()
+	}
+	rep.attempt("send to the host's unix datagram socket "+p.UnixDgram, "sent", err)
+
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_DGRAM, 0)
+	if err == nil {
+		err = unix.Sendto(fds[0], []byte("from a socketpair"), 0, &unix.SockaddrUnix{Name: p.UnixDgram})
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+	}
+	rep.attempt("socketpair(AF_UNIX) and sendto the host's datagram socket", "sent", err)
+
+	a, err := net.DialTimeout("unix", "@"+p.UnixAbstract, 2*time.Second)
+	if err == nil {
+		a.Close()
+	}
+	rep.attempt("connect to the host's abstract unix socket @"+p.UnixAbstract, "connected", err)
+
+	family := uint64(1)<<32 | unix.AF_UNIX // a variable: truncated, not refused, on 32-bit builds
+	fd, _, errno := unix.RawSyscall(unix.SYS_SOCKET, uintptr(family), unix.SOCK_STREAM, 0)
+	if errno != 0 {
+		rep.attempt("socket(AF_UNIX with high bits set)", "", errno)
+	} else {
+		err := unix.Connect(int(fd), &unix.SockaddrUnix{Name: p.UnixStream})
+		unix.Close(int(fd))
+		rep.attempt("socket(AF_UNIX with high bits set)", fmt.Sprintf("made an AF_UNIX socket (connect: %v)", err), nil)
+	}
+
+	// What the engines may need still works: an IP socket (useless in the
+	// empty network namespace) and netlink.
+	for _, f := range []struct {
+		name   string
+		family int
+	}{{"AF_INET", unix.AF_INET}, {"AF_INET6", unix.AF_INET6}, {"AF_NETLINK", unix.AF_NETLINK}} {
+		fd, err := unix.Socket(f.family, unix.SOCK_DGRAM, 0)
+		if err == nil {
+			unix.Close(fd)
+			rep.note("socket(%s): ok", f.name)
+		} else {
+			rep.note("socket(%s): %v", f.name, err)
+		}
+	}
 }
 
 func probeEnv(_ context.Context, _ string, p probeParams, rep *report) {

@@ -3,6 +3,7 @@
 package sandbox
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
 	"syscall"
@@ -49,6 +50,19 @@ var deniedSyscalls = []string{
 const namespaceCloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID |
 	unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWCGROUP
 
+// allowedSocketFamilies are the only address families socket(2) and
+// socketpair(2) may create in the child. A scanner needs no socket at all;
+// these are the ones a runtime may probe (IP, which the empty network
+// namespace makes useless, and netlink, which lists its interfaces).
+// Everything else fails with EAFNOSUPPORT, as on a kernel built without
+// it: above all AF_UNIX, because Landlock (before ABI 9) does not govern
+// connect(2) on a socket file, so a world-writable socket on the host (a
+// container runtime's, a database's, an agent's) would otherwise be
+// reachable from the checkout's parser; and with it vsock (the
+// hypervisor), AF_ALG and the other rarely used families with a history
+// of kernel bugs.
+var allowedSocketFamilies = []uint32{unix.AF_INET, unix.AF_INET6, unix.AF_NETLINK}
+
 // seccompPolicy is the filter: the calls above fail with EPERM, clone with
 // a namespace flag fails with EPERM, clone3 (whose flags live in memory a
 // filter cannot read) fails with ENOSYS so that libc falls back to clone.
@@ -79,6 +93,7 @@ func seccompPolicy() seccomp.Policy {
 // x86_64) fall through to the default action, here "allow", which would
 // skip the whole deny list. A check of the architecture is put in front
 // that kills the process instead; nothing legitimate makes such a call.
+// After it comes the socket family rule (socketFilter).
 func installSeccomp() error {
 	info, err := arch.GetInfo("")
 	if err != nil {
@@ -94,7 +109,8 @@ func installSeccomp() error {
 		bpf.LoadAbsolute{Off: archOffset, Size: 4},
 		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(info.ID), SkipTrue: 1},
 		bpf.RetConstant{Val: uint32(seccomp.ActionKillProcess)},
-	}, insts...)
+	}, socketFilter()...)
+	prog = append(prog, insts...)
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
 		return fmt.Errorf("seccomp: assemble filter: %w", err)
@@ -120,4 +136,31 @@ func installSeccomp() error {
 		return fmt.Errorf("seccomp: thread %d could not take the filter", tid)
 	}
 	return nil
+}
+
+// socketFilter refuses socket(2) and socketpair(2) for every address family
+// but allowedSocketFamilies, with EAFNOSUPPORT; any other call falls
+// through to the next instruction. It is written by hand because
+// go-seccomp-bpf compares all 64 bits of an argument, while the kernel
+// reads the family as a 32-bit int: a family of AF_UNIX with high bits set
+// would pass a 64-bit "equal" test and still make a Unix socket. Only the
+// low 32 bits are compared here.
+func socketFilter() []bpf.Instruction {
+	const nrOffset, argsOffset = 0, 16 // offsetof(struct seccomp_data, nr), (…, args)
+	family := uint32(argsOffset)       // the low half of args[0]
+	if binary.NativeEndian.Uint16([]byte{0, 1}) == 1 {
+		family += 4 // big endian: the low half comes second
+	}
+	n := len(allowedSocketFamilies)
+	prog := []bpf.Instruction{
+		bpf.LoadAbsolute{Off: nrOffset, Size: 4},
+		bpf.JumpIf{Cond: bpf.JumpEqual, Val: uint32(unix.SYS_SOCKET), SkipTrue: 1},
+		bpf.JumpIf{Cond: bpf.JumpNotEqual, Val: uint32(unix.SYS_SOCKETPAIR), SkipTrue: uint8(n + 2)},
+		bpf.LoadAbsolute{Off: family, Size: 4},
+	}
+	for i, f := range allowedSocketFamilies {
+		// An allowed family skips the rest of the list and the refusal.
+		prog = append(prog, bpf.JumpIf{Cond: bpf.JumpEqual, Val: f, SkipTrue: uint8(n - i)})
+	}
+	return append(prog, bpf.RetConstant{Val: uint32(seccomp.ActionErrno) | uint32(unix.EAFNOSUPPORT)})
 }

@@ -12,7 +12,10 @@ import (
 
 // diffOptions pin down everything a user's or a repository's git
 // configuration could change in `git log`'s diff output or use to run a
-// program: no external diff or textconv driver, submodules shown as one line
+// program: every file diffed as text (--text: a "* -diff" or "binary" line
+// in the range's own .gitattributes, or a NUL byte in a file, would
+// otherwise turn its added lines into "Binary files differ", which gitleaks
+// skips), no external diff or textconv driver, submodules shown as one line
 // (never entered), no colour, decoration, notes, signatures (which would run
 // gpg) or mailmap, the standard a/ b/ prefixes, paths from the repository
 // root, and the root commit's diff even when log.showRoot is false. The diff
@@ -21,7 +24,7 @@ import (
 // and with its output on a pipe it starts no pager.
 func diffOptions() []string {
 	return []string{
-		"--no-ext-diff", "--no-textconv", "--submodule=short",
+		"--text", "--no-ext-diff", "--no-textconv", "--submodule=short",
 		"--no-color", "--no-decorate", "--no-notes", "--no-show-signature", "--no-mailmap",
 		"--src-prefix=a/", "--dst-prefix=b/", "--no-relative", "--root",
 		"--full-history", "--diff-filter=tuxdb",

@@ -173,3 +173,31 @@ func TestScanGitCorruptRepo(t *testing.T) {
 		t.Errorf("err = %v, want a git log failure", err)
 	}
 }
+
+// TestScanGitAttributesCannotHideSecrets: a change that adds "* -diff" to
+// .gitattributes (git would print "Binary files differ" for every file) or
+// puts a NUL byte in a file must not hide the secret it adds from the
+// range scan that `gatehouse scan --base` and pull requests use.
+func TestScanGitAttributesCannotHideSecrets(t *testing.T) {
+	release, err := os.ReadFile(filepath.Join(fixtureDir, "scripts", "release.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := gittest.New(t)
+	base := gittest.Commit(t, dir, "Start", map[string]string{"README.md": "hello\n"})
+	head := gittest.Commit(t, dir, "Hide a token", map[string]string{
+		".gitattributes": "* -diff\n*.sh binary\n",
+		"leak.sh":        string(release),
+		"nul.sh":         "\x00\n" + string(release),
+	})
+	res := run(t, newScanner(t, Options{}), checks.Target{Dir: dir, BaseRev: base, HeadRev: head})
+	assertWants(t, "findings", got(res.Findings), []want{
+		{"github-pat", "leak.sh", 4, 4, head},
+		{"github-pat", "nul.sh", 5, 5, head},
+	})
+	// The commit's diff is what git shows without --text: the attributes
+	// would have hidden both files.
+	if out := gittest.Git(t, dir, "show", "--format=", head); !strings.Contains(out, "Binary files") {
+		t.Fatalf("the control failed: git shows the files as text without --text:\n%s", out)
+	}
+}

@@ -95,6 +95,12 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 		}
 		c.sawCommit(frag.CommitSHA)
 		if int64(len(frag.Raw)) > s.maxBytes {
+			if looksBinary(frag.Raw) {
+				// As before --text: a large binary file (an image, an
+				// archive) is counted as binary, not as a limit hit.
+				c.countBinary()
+				return nil
+			}
 			c.skip("size:"+frag.CommitSHA+":"+frag.FilePath, frag.FilePath, fmt.Sprintf(
 				"lines added in commit %.12s larger than %s (%d bytes)", frag.CommitSHA, s.limitText(), len(frag.Raw)))
 			return nil
@@ -124,6 +130,12 @@ func (s *Scanner) scanGit(ctx context.Context, t checks.Target, paths []string, 
 		return fmt.Errorf("secrets: gitleaks did not read %d of the %d commits that add text in %s (first: %.12s); the history was not fully scanned",
 			len(missed), len(want), t.Dir, missed[0])
 	}
-	c.note("git mode: the lines added by %d commits were scanned; git log -p shows no diff for merge commits, so lines a merge itself introduces (conflict resolutions) and binary files were not scanned", c.commits)
+	c.note("git mode: the lines added by %d commits were scanned, binary files and files .gitattributes marks -diff included; git log -p shows no diff for merge commits, so lines a merge itself introduces (conflict resolutions) were not scanned", c.commits)
 	return nil
+}
+
+// looksBinary applies git's own test (a NUL byte in the first 8000 bytes)
+// to the lines a commit added to a file.
+func looksBinary(raw string) bool {
+	return strings.IndexByte(raw[:min(len(raw), 8000)], 0) >= 0
 }

@@ -46,7 +46,7 @@ func newServe() *cobra.Command {
 	}
 	fs := cmd.Flags()
 	f.appFlags.register(fs)
-	envString(fs, &f.addr, "addr", "GATEHOUSE_ADDR", ":8080", "listen address")
+	envString(fs, &f.addr, "addr", "GATEHOUSE_ADDR", "", "listen address (default :8080; 127.0.0.1:8080 while no GitHub App is configured)")
 	envString(fs, &f.previousSecret, "webhook-secret-previous", "GATEHOUSE_WEBHOOK_SECRET_PREVIOUS", "", "previous webhook secret, still accepted during a rotation")
 	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide default policy file")
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
