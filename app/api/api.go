@@ -70,12 +70,16 @@ func Register(r gin.IRouter, cfg Config) {
 		g := r.Group(Prefix, bearer(tokens))
 		g.GET("/verdicts", h.listVerdicts)
 		g.GET("/verdicts/:id", h.getVerdict)
+		g.GET("/verdicts/:id/attestation", h.verdictAttestation)
+		g.GET("/verdicts/:id/attestations", h.verdictAttestations)
+		g.GET("/keys", h.keys)
 		g.GET("/sbom/:owner/:repo/:sha", h.commitSBOM)
 		g.GET("/chain", h.chain)
 	}
 	if cfg.Details {
 		r.GET(DetailsRoot+":id", h.detailsPage)
 		r.GET(DetailsRoot+":id/sbom.cdx.json", h.detailsSBOM)
+		r.GET(DetailsRoot+":id/attestations.intoto.jsonl", h.detailsAttestations)
 	}
 }
 
