@@ -228,6 +228,13 @@ func (s *Server) evidenceConfig() (evidence.Config, error) {
 	}
 	s.log.Info("signing verdicts", slog.String("key_id", pub.KeyID), slog.String("algorithm", string(pub.Algorithm)),
 		slog.String("from", from), slog.Bool("created", src.Created))
+	if src.Created && s.cfg.DatabaseURL != "" {
+		// Each replica's data dir would hold a key of its own, and an
+		// ephemeral one a new key at every start: all verify (every key is
+		// listed), but verifiers have to trust each.
+		s.log.Warn("created a signing key in this replica's data dir: with several replicas, give them one key (GATEHOUSE_SIGNING_KEY_PATH, a mounted secret)",
+			slog.String("file", src.Path))
+	}
 	cfg.Signer = signer
 	return cfg, nil
 }

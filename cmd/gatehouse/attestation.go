@@ -165,7 +165,10 @@ func describe(v *attest.Verified) string {
 			Components  []json.RawMessage `json:"components"`
 		}
 		if err := json.Unmarshal(st.Predicate, &bom); err == nil {
-			what = fmt.Sprintf("SBOM CycloneDX %s, %d top-level components", bom.SpecVersion, len(bom.Components))
+			what = fmt.Sprintf("SBOM CycloneDX %s, %d top-level component", bom.SpecVersion, len(bom.Components))
+			if len(bom.Components) != 1 {
+				what += "s"
+			}
 		}
 	}
 	return fmt.Sprintf("%s  %s  key %s", subject, what, v.KeyID)
