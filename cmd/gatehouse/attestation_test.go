@@ -160,8 +160,8 @@ func TestEvidenceKeysExportAndVerifyAttestation(t *testing.T) {
 		t.Errorf("two key files: exit %d\n%s", code, out)
 	}
 	for _, args := range [][]string{
-		{"evidence", "verify-attestation", listFile},                                     // no --key
-		{"evidence", "verify-attestation", listFile, "--key", listFile},                  // not a key
+		{"evidence", "verify-attestation", listFile},                                    // no --key
+		{"evidence", "verify-attestation", listFile, "--key", listFile},                 // not a key
 		{"evidence", "verify-attestation", filepath.Join(dir, "missing"), "--key", pub}, // no file
 		{"evidence", "verify-attestation", otherPub, "--key", pub},                      // not JSON
 	} {
