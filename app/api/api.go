@@ -1,7 +1,8 @@
 // Package api serves gatehouse's evidence over HTTP: the read-only evidence
 // API under /api/v1 (bearer tokens from GATEHOUSE_API_TOKENS; see
-// docs/api.md) and the check runs' details pages at /v/{id}, whose
-// unguessable record id is their only credential.
+// docs/api.md), signed attestations and the keys that verify them among
+// it, and the check runs' details pages at /v/{id}, whose unguessable
+// record id is their only credential.
 package api
 
 import (

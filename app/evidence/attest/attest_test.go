@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -357,5 +358,36 @@ func TestLoadSigner(t *testing.T) {
 	s, _, err = attest.LoadSigner(attest.KeyConfig{DataDir: t.TempDir(), Algorithm: attest.Ed25519})
 	if err != nil || s.Public().Algorithm != attest.Ed25519 {
 		t.Errorf("Ed25519 key: %v", err)
+	}
+}
+
+// The keys docs/security.md tells operators to make with openssl load, and
+// the key id is what openssl and sha256sum compute from the public key.
+func TestOpenSSLKeysAreAccepted(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed")
+	}
+	for name, args := range map[string][]string{
+		"ed25519": {"genpkey", "-algorithm", "ed25519"},
+		"p256":    {"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "signing.pem")
+			if out, err := exec.Command("openssl", append(args, "-out", path)...).CombinedOutput(); err != nil {
+				t.Fatalf("openssl %v: %v\n%s", args, err, out)
+			}
+			s, _, err := attest.LoadSigner(attest.KeyConfig{Path: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			der, err := exec.Command("openssl", "pkey", "-in", path, "-pubout", "-outform", "DER").Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(der)
+			if id := hex.EncodeToString(sum[:]); s.Public().KeyID != id {
+				t.Errorf("key id %s, openssl's public key hashes to %s", s.Public().KeyID, id)
+			}
+		})
 	}
 }
