@@ -140,13 +140,10 @@ func aboutCommit(st attest.Statement, sha string) bool {
 // describe is what a verified statement says, on one line.
 func describe(v *attest.Verified) string {
 	st := v.Statement
-	var subject string
-	for _, s := range st.Subject {
-		subject = s.Name
-		if c := s.Digest[attest.DigestGitCommit]; c != "" {
-			subject += "@" + c
-		}
-		break
+	s := st.Subject[0] // Verify refuses a statement without one
+	subject := s.Name
+	if c := s.Digest[attest.DigestGitCommit]; c != "" {
+		subject += "@" + c
 	}
 	what := st.PredicateType
 	switch st.PredicateType {
