@@ -83,42 +83,56 @@ func SubjectName(webURL, repo string) string {
 	return "git+" + strings.TrimRight(webURL, "/") + "/" + repo
 }
 
-// statements are what a record's attestations say: the verdict, and the
-// SBOM when the record has one. Both are about the judged commit.
-func (r *Recorder) statements(rec *Record, hash string, sbom []byte) ([]attest.Statement, error) {
-	subject := []attest.Subject{{
+// subject is what a record's statements are about: the judged commit.
+func (r *Recorder) subject(rec *Record) []attest.Subject {
+	return []attest.Subject{{
 		Name:   SubjectName(r.webURL, rec.Repository),
 		Digest: map[string]string{attest.DigestGitCommit: rec.Commit.Head},
 	}}
+}
+
+// signStatement signs one statement about rec and makes it storable.
+func (r *Recorder) signStatement(ctx context.Context, rec *Record, predicateType string, predicate []byte) (store.NewAttestation, error) {
+	st := attest.Statement{Type: attest.StatementType, Subject: r.subject(rec), PredicateType: predicateType, Predicate: predicate}
+	env, err := r.signer.Sign(ctx, st)
+	if err != nil {
+		return store.NewAttestation{}, err
+	}
+	gz, err := gzipBytes(env)
+	if err != nil {
+		return store.NewAttestation{}, err
+	}
+	return store.NewAttestation{PredicateType: predicateType, KeyID: r.signer.Public().KeyID, EnvelopeGzip: gz}, nil
+}
+
+// attestSBOM signs the SBOM's statement. It needs nothing the chain
+// decides, so it is done before the transaction that appends the record,
+// which a large SBOM would otherwise hold open while it is canonicalized.
+func (r *Recorder) attestSBOM(ctx context.Context, rec *Record, sbom []byte) (*store.NewAttestation, error) {
+	if len(sbom) == 0 {
+		return nil, nil
+	}
+	a, err := r.signStatement(ctx, rec, SBOMPredicateType, sbom)
+	if err != nil {
+		return nil, fmt.Errorf("attest the SBOM: %w", err)
+	}
+	return &a, nil
+}
+
+// attest signs the verdict's statement once the record's hash is known
+// (inside the transaction appending it) and returns it with the SBOM's.
+func (r *Recorder) attest(ctx context.Context, rec *Record, hash string, sbom *store.NewAttestation) ([]store.NewAttestation, error) {
 	pred, err := json.Marshal(NewVerdictPredicate(rec, hash))
 	if err != nil {
 		return nil, fmt.Errorf("encode verdict predicate: %w", err)
 	}
-	out := []attest.Statement{{Type: attest.StatementType, Subject: subject, PredicateType: VerdictPredicateType, Predicate: pred}}
-	if len(sbom) > 0 {
-		out = append(out, attest.Statement{Type: attest.StatementType, Subject: subject, PredicateType: SBOMPredicateType, Predicate: sbom})
-	}
-	return out, nil
-}
-
-// attest signs a record's statements (inside the transaction appending
-// it).
-func (r *Recorder) attest(ctx context.Context, rec *Record, hash string, sbom []byte) ([]store.NewAttestation, error) {
-	sts, err := r.statements(rec, hash, sbom)
+	a, err := r.signStatement(ctx, rec, VerdictPredicateType, pred)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("attest the verdict: %w", err)
 	}
-	var out []store.NewAttestation
-	for _, st := range sts {
-		env, err := r.signer.Sign(ctx, st)
-		if err != nil {
-			return nil, err
-		}
-		gz, err := gzipBytes(env)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, store.NewAttestation{PredicateType: st.PredicateType, KeyID: r.signer.Public().KeyID, EnvelopeGzip: gz})
+	out := []store.NewAttestation{a}
+	if sbom != nil {
+		out = append(out, *sbom)
 	}
 	return out, nil
 }

@@ -170,8 +170,12 @@ func (r *Recorder) prepare(ctx context.Context, in Input) (store.NewEvidence, er
 		if gz != nil { // a CycloneDX document, stored
 			doc = findResult(in.Results, checks.Dependencies).SBOM
 		}
+		sbom, err := r.attestSBOM(ctx, rec, doc)
+		if err != nil {
+			return store.NewEvidence{}, fmt.Errorf("record evidence of %s@%s: %w", s.Repo, s.HeadSHA, err)
+		}
 		e.Attest = func(stored store.EvidenceRecord) ([]store.NewAttestation, error) {
-			return r.attest(ctx, rec, stored.Hash, doc)
+			return r.attest(ctx, rec, stored.Hash, sbom)
 		}
 	}
 	return e, nil
