@@ -70,6 +70,10 @@ type DetailsData struct {
 	DBUpdatedAt   time.Time // zero when no dependencies scan ran
 	Checks        []DetailsCheck
 	SBOM          *DetailsSBOM // nil when the commit has none
+	// AttestationsURL serves the verdict's signed in-toto attestations
+	// ("" when it was recorded unsigned); SigningKeyID names their key.
+	AttestationsURL string
+	SigningKeyID    string
 	// Seq, Hash and PrevHash place the record in its repository's chain.
 	Seq            int64
 	Hash, PrevHash string

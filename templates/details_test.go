@@ -41,8 +41,9 @@ func detailsFixture() DetailsData {
 				Findings: []checks.Evaluated{low, lodash}, Notes: []string{"only_fixed is off"}},
 			{Name: "iac", Mode: "warn", Conclusion: "skipped", Title: "IaC scan failed", Error: "trivy: parse infra/main.tf: unexpected token"},
 		},
-		SBOM: &DetailsSBOM{URL: "/v/0123456789abcdef0123456789abcdef/sbom.cdx.json", SpecVersion: "1.6", Components: 2, SHA256: "ad75f8f8a182d1eb58ab84a565fa3195ceada4ecf6b5541bccf60d639590b608"},
-		Seq:  2, Hash: "b1c7809d4d5df72da22a56aeb6aedd819d99b5a1562c2535b6162de6442492e0", PrevHash: "33f759401578c8d03bcf3e21cbcf3d67ccb50326784785e6654c8cd3754d5296",
+		SBOM:            &DetailsSBOM{URL: "/v/0123456789abcdef0123456789abcdef/sbom.cdx.json", SpecVersion: "1.6", Components: 2, SHA256: "ad75f8f8a182d1eb58ab84a565fa3195ceada4ecf6b5541bccf60d639590b608"},
+		AttestationsURL: "/v/0123456789abcdef0123456789abcdef/attestations.intoto.jsonl", SigningKeyID: "5a0e3a1dbd4cbe6d7c4e6f1d1d2c5f9e3e0b8a7f6c5d4e3f2a1b0c9d8e7f6a5b",
+		Seq: 2, Hash: "b1c7809d4d5df72da22a56aeb6aedd819d99b5a1562c2535b6162de6442492e0", PrevHash: "33f759401578c8d03bcf3e21cbcf3d67ccb50326784785e6654c8cd3754d5296",
 		Duration: 83 * time.Second,
 	}
 }

@@ -1,7 +1,8 @@
 // Package api serves gatehouse's evidence over HTTP: the read-only evidence
 // API under /api/v1 (bearer tokens from GATEHOUSE_API_TOKENS; see
-// docs/api.md) and the check runs' details pages at /v/{id}, whose
-// unguessable record id is their only credential.
+// docs/api.md), signed attestations and the keys that verify them among
+// it, and the check runs' details pages at /v/{id}, whose unguessable
+// record id is their only credential.
 package api
 
 import (
@@ -70,12 +71,16 @@ func Register(r gin.IRouter, cfg Config) {
 		g := r.Group(Prefix, bearer(tokens))
 		g.GET("/verdicts", h.listVerdicts)
 		g.GET("/verdicts/:id", h.getVerdict)
+		g.GET("/verdicts/:id/attestation", h.verdictAttestation)
+		g.GET("/verdicts/:id/attestations", h.verdictAttestations)
+		g.GET("/keys", h.keys)
 		g.GET("/sbom/:owner/:repo/:sha", h.commitSBOM)
 		g.GET("/chain", h.chain)
 	}
 	if cfg.Details {
 		r.GET(DetailsRoot+":id", h.detailsPage)
 		r.GET(DetailsRoot+":id/sbom.cdx.json", h.detailsSBOM)
+		r.GET(DetailsRoot+":id/attestations.intoto.jsonl", h.detailsAttestations)
 	}
 }
 

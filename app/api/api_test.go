@@ -22,6 +22,7 @@ func paths(e *env) []string {
 	return []string{
 		"/api/v1/verdicts", "/api/v1/verdicts?repo=acme/widgets", "/api/v1/verdicts/" + e.widgets[0],
 		"/api/v1/sbom/acme/widgets/" + sha, "/api/v1/chain?repo=acme/widgets",
+		"/api/v1/keys", "/api/v1/verdicts/" + e.widgets[1] + "/attestation", "/api/v1/verdicts/" + e.widgets[1] + "/attestations",
 	}
 }
 

@@ -37,8 +37,17 @@ func (h *handlers) detailsPage(c *gin.Context) {
 		h.internal(c, "reading the verdict", err)
 		return
 	}
-	// Relative, so the link works behind a proxy that adds a path prefix.
-	page, err := templates.Details(detailsData(s, s.Record.ID+"/sbom.cdx.json"))
+	// Relative, so the links work behind a proxy that adds a path prefix.
+	d := detailsData(s, s.Record.ID+"/sbom.cdx.json")
+	as, err := h.ev.Attestations(c.Request.Context(), s.Record.ID)
+	if err != nil {
+		h.internal(c, "reading the attestations", err)
+		return
+	}
+	if len(as) > 0 {
+		d.AttestationsURL, d.SigningKeyID = s.Record.ID+"/attestations.intoto.jsonl", as[0].KeyID
+	}
+	page, err := templates.Details(d)
 	if err != nil {
 		h.internal(c, "rendering the details page", err)
 		return

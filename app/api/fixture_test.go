@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/api"
 	"github.com/gatehouse/gatehouse/app/evidence"
+	"github.com/gatehouse/gatehouse/app/evidence/attest"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
@@ -28,13 +29,15 @@ var tokens = []string{"first-token-0123456789", "second-token-9876543210"}
 
 // env is the API over a store holding a pull request verdict of
 // acme/widgets (with an SBOM), its re-run, and a push of acme/gadgets at
-// the same commit (without one).
+// the same commit (without one). The first verdict was recorded before
+// gatehouse had a signing key; the others are signed with signer.
 type env struct {
 	cfg     store.Config
 	rec     *evidence.Recorder
 	h       http.Handler
 	widgets []string // record ids, oldest first
 	gadgets string
+	signer  *attest.Signer
 }
 
 func newEnv(t *testing.T, driver string, cfg api.Config) *env {
@@ -43,19 +46,29 @@ func newEnv(t *testing.T, driver string, cfg api.Config) *env {
 	scfg := storetest.Config(t, driver)
 	st := storetest.OpenConfig(t, scfg)
 	now := time.Date(2026, 11, 2, 14, 0, 0, 0, time.UTC)
-	rec, err := evidence.New(ctx, evidence.Config{Store: st, Now: func() time.Time { now = now.Add(time.Minute); return now }})
+	clock := func() time.Time { now = now.Add(time.Minute); return now }
+	rec, err := evidence.New(ctx, evidence.Config{Store: st, Now: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{cfg: scfg, rec: rec}
+	if e.signer, _, err = attest.GenerateKey(attest.ECDSAP256); err != nil {
+		t.Fatal(err)
+	}
 	for i, in := range []evidence.Input{
 		input(t, "acme/widgets", jobs.ScanPullRequest, "d1", true),
 		input(t, "acme/widgets", jobs.ScanPullRequest, "d2", true),
 		input(t, "acme/gadgets", jobs.ScanPush, "d3", false),
 	} {
-		id, err := rec.Record(ctx, in)
+		id, err := e.rec.Record(ctx, in)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if i == 0 { // the key is created: gatehouse restarts signing
+			e.rec, err = evidence.New(ctx, evidence.Config{Store: st, Now: clock, Signer: e.signer})
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
 		if i < 2 {
 			e.widgets = append(e.widgets, id)
@@ -65,7 +78,7 @@ func newEnv(t *testing.T, driver string, cfg api.Config) *env {
 	}
 	gin.SetMode(gin.TestMode)
 	r := gin.New()
-	cfg.Evidence = rec
+	cfg.Evidence = e.rec
 	api.Register(r, cfg)
 	e.h = r
 	return e

@@ -6,7 +6,10 @@
 // whose SHA-256 is its hash, and carries the hash of the repository's
 // previous record, so editing or deleting one breaks the chain where Verify
 // finds it. The CycloneDX SBOM of the scanned commit is stored gzipped
-// beside its record, which carries the SBOM's SHA-256.
+// beside its record, which carries the SBOM's SHA-256. With a signing key
+// (package attest), each record is also published as signed in-toto
+// statements of the verdict and the SBOM, which anyone holding the public
+// key can verify without gatehouse.
 package evidence
 
 import (

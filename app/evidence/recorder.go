@@ -16,8 +16,10 @@ import (
 
 	"github.com/cyberphone/json-canonicalization/go/src/webpki.org/jsoncanonicalizer"
 
+	"github.com/gatehouse/gatehouse/app/evidence/attest"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/store"
+	"github.com/gatehouse/gatehouse/checks"
 )
 
 // ErrNotFound is returned (wrapped) for an unknown record, commit or chain.
@@ -31,14 +33,25 @@ type Config struct {
 	Store  *store.Store
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Signer, when set, signs every record written from now on: an
+	// in-toto statement of the verdict, and one of the SBOM, each in a
+	// DSSE envelope stored with the record. Its public key is listed
+	// (SigningKeys) when New is called. Without one (the web role, which
+	// never records) records are written unsigned.
+	Signer *attest.Signer
+	// GitHubWebURL is the GitHub server's web URL, which names the
+	// statements' subjects ("https://github.com/" when empty).
+	GitHubWebURL string
 }
 
 // Recorder writes, reads, verifies, exports and prunes evidence.
 type Recorder struct {
-	st  *store.Store
-	key []byte
-	log *slog.Logger
-	now func() time.Time
+	st     *store.Store
+	key    []byte
+	log    *slog.Logger
+	now    func() time.Time
+	signer *attest.Signer
+	webURL string
 }
 
 // New builds a Recorder, reading (or, on first use of the database,
@@ -61,7 +74,13 @@ func New(ctx context.Context, cfg Config) (*Recorder, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Recorder{st: cfg.Store, key: key, log: cfg.Logger, now: cfg.Now}, nil
+	r := &Recorder{st: cfg.Store, key: key, log: cfg.Logger, now: cfg.Now, signer: cfg.Signer, webURL: cfg.GitHubWebURL}
+	if r.signer != nil {
+		if err := r.registerKey(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 // ID is the record id of a scan: 128 bits of an HMAC (keyed by a random
@@ -97,7 +116,7 @@ func ValidID(id string) bool {
 // SBOM beside it, and returns its id. Recording the same scan again (a
 // retried job) keeps the first record and returns its id.
 func (r *Recorder) Record(ctx context.Context, in Input) (string, error) {
-	e, err := r.prepare(in)
+	e, err := r.prepare(ctx, in)
 	if err != nil {
 		return "", err
 	}
@@ -108,7 +127,7 @@ func (r *Recorder) Record(ctx context.Context, in Input) (string, error) {
 // RecordTx is Record inside a transaction, so the record commits together
 // with whatever else tx does (marking the job done).
 func (r *Recorder) RecordTx(ctx context.Context, tx *store.Tx, in Input) (string, error) {
-	e, err := r.prepare(in)
+	e, err := r.prepare(ctx, in)
 	if err != nil {
 		return "", err
 	}
@@ -116,7 +135,7 @@ func (r *Recorder) RecordTx(ctx context.Context, tx *store.Tx, in Input) (string
 	return r.done(in, rec, inserted, err)
 }
 
-func (r *Recorder) prepare(in Input) (store.NewEvidence, error) {
+func (r *Recorder) prepare(ctx context.Context, in Input) (store.NewEvidence, error) {
 	s := in.Scan
 	if s.Repo == "" || s.HeadSHA == "" {
 		return store.NewEvidence{}, errors.New("record evidence: the scan has no repository or head commit")
@@ -134,7 +153,7 @@ func (r *Recorder) prepare(in Input) (store.NewEvidence, error) {
 		return store.NewEvidence{}, fmt.Errorf("record evidence of %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
 	rec.SBOM = info
-	return store.NewEvidence{
+	e := store.NewEvidence{
 		ID: id, Repo: s.Repo, Kind: s.Kind, HeadSHA: s.HeadSHA, BaseSHA: s.BaseSHA, Decision: rec.Decision,
 		CreatedAt: rec.RecordedAt, SBOMGzip: gz,
 		Build: func(seq int64, prev string) ([]byte, string, error) {
@@ -145,7 +164,21 @@ func (r *Recorder) prepare(in Input) (store.NewEvidence, error) {
 			}
 			return b, sha256Hex(b), nil
 		},
-	}, nil
+	}
+	if r.signer != nil {
+		var doc []byte
+		if gz != nil { // a CycloneDX document, stored
+			doc = findResult(in.Results, checks.Dependencies).SBOM
+		}
+		sbom, err := r.attestSBOM(ctx, rec, doc)
+		if err != nil {
+			return store.NewEvidence{}, fmt.Errorf("record evidence of %s@%s: %w", s.Repo, s.HeadSHA, err)
+		}
+		e.Attest = func(stored store.EvidenceRecord) ([]store.NewAttestation, error) {
+			return r.attest(ctx, rec, stored.Hash, sbom)
+		}
+	}
+	return e, nil
 }
 
 func (r *Recorder) done(in Input, rec store.EvidenceRecord, inserted bool, err error) (string, error) {

@@ -76,17 +76,20 @@ func gzipBytes(b []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-func gunzip(gz []byte) ([]byte, error) {
+func gunzip(gz []byte) ([]byte, error) { return gunzipMax(gz, maxSBOM, "SBOM") }
+
+// gunzipMax decompresses at most max bytes of what (an SBOM, an envelope).
+func gunzipMax(gz []byte, max int, what string) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
-		return nil, fmt.Errorf("decompress SBOM: %w", err)
+		return nil, fmt.Errorf("decompress %s: %w", what, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(zr, maxSBOM+1))
+	b, err := io.ReadAll(io.LimitReader(zr, int64(max)+1))
 	if err != nil {
-		return nil, fmt.Errorf("decompress SBOM: %w", err)
+		return nil, fmt.Errorf("decompress %s: %w", what, err)
 	}
-	if len(b) > maxSBOM {
-		return nil, fmt.Errorf("decompress SBOM: larger than %d bytes", maxSBOM)
+	if len(b) > max {
+		return nil, fmt.Errorf("decompress %s: larger than %d bytes", what, max)
 	}
 	return b, nil
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/api"
 	"github.com/gatehouse/gatehouse/app/evidence"
+	"github.com/gatehouse/gatehouse/app/evidence/attest"
 	"github.com/gatehouse/gatehouse/app/ghclient"
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/metrics"
@@ -108,6 +109,12 @@ type Config struct {
 	// MirrorCacheBytes caps the git mirrors under DataDir/work/mirrors
 	// (0: 5 GiB).
 	MirrorCacheBytes int64
+	// SigningKeyPEM (GATEHOUSE_SIGNING_KEY) or SigningKeyPath
+	// (GATEHOUSE_SIGNING_KEY_PATH) is the key verdicts are signed with;
+	// with neither, the worker and all roles use DataDir's
+	// evidence-signing-key.pem, created on first start.
+	SigningKeyPEM  []byte
+	SigningKeyPath string
 }
 
 // Server is a running gatehouse serve.
@@ -196,7 +203,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		Store: st, MaxConcurrent: cfg.InstallationConcurrency, SlotTTL: cfg.ScanTimeout + time.Minute, Logger: cfg.Logger,
 		OnPause: func(_ int64, limit string, _ time.Time) { s.metrics.RateLimitPauses.WithLabelValues(limit).Inc() },
 	})
-	if s.evidence, err = evidence.New(ctx, evidence.Config{Store: st, Logger: cfg.Logger}); err != nil {
+	evcfg, err := s.evidenceConfig()
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	if s.evidence, err = evidence.New(ctx, evcfg); err != nil {
 		_ = st.Close()
 		return nil, err
 	}
@@ -205,6 +217,41 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// evidenceConfig is the recorder's configuration. Processes that record
+// verdicts (worker, all) sign them, with the configured key or the data
+// directory's, which the first start creates; the web role only reads.
+func (s *Server) evidenceConfig() (evidence.Config, error) {
+	cfg := evidence.Config{Store: s.store, Logger: s.log}
+	urls, err := ghclient.ParseURLs(s.cfg.GitHubURL)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.GitHubWebURL = urls.Web.String()
+	if s.cfg.Role == RoleWeb {
+		return cfg, nil
+	}
+	signer, src, err := attest.LoadSigner(attest.KeyConfig{PEM: s.cfg.SigningKeyPEM, Path: s.cfg.SigningKeyPath, DataDir: s.cfg.DataDir})
+	if err != nil {
+		return cfg, err
+	}
+	pub := signer.Public()
+	from := src.Path
+	if from == "" {
+		from = "GATEHOUSE_SIGNING_KEY"
+	}
+	s.log.Info("signing verdicts", slog.String("key_id", pub.KeyID), slog.String("algorithm", string(pub.Algorithm)),
+		slog.String("from", from), slog.Bool("created", src.Created))
+	if src.Created && s.cfg.DatabaseURL != "" {
+		// Each replica's data dir would hold a key of its own, and an
+		// ephemeral one a new key at every start: all verify (every key is
+		// listed), but verifiers have to trust each.
+		s.log.Warn("created a signing key in this replica's data dir: with several replicas, give them one key (GATEHOUSE_SIGNING_KEY_PATH, a mounted secret)",
+			slog.String("file", src.Path))
+	}
+	cfg.Signer = signer
+	return cfg, nil
 }
 
 func (s *Server) setup() error {

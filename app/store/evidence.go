@@ -37,6 +37,10 @@ type NewEvidence struct {
 	Build func(seq int64, prevHash string) (record []byte, hash string, err error)
 	// SBOMGzip, when set, is stored beside the record.
 	SBOMGzip []byte
+	// Attest, when set, signs the record once it is built (its hash is
+	// known then); the attestations it returns are stored in the same
+	// transaction, so a record never exists without them.
+	Attest func(rec EvidenceRecord) ([]NewAttestation, error)
 }
 
 // EvidenceChain is a repository's chain: its newest record and the last
@@ -101,6 +105,15 @@ func (tx *Tx) AppendEvidence(ctx context.Context, e NewEvidence) (EvidenceRecord
 		if _, err := q.db.exec(ctx, `INSERT INTO evidence_sboms (record_id, sbom_gzip) VALUES ($1, $2)`,
 			rec.ID, e.SBOMGzip); err != nil {
 			return EvidenceRecord{}, false, fmt.Errorf("store SBOM of evidence %s: %w", e.ID, err)
+		}
+	}
+	if e.Attest != nil {
+		as, err := e.Attest(rec)
+		if err != nil {
+			return EvidenceRecord{}, false, fmt.Errorf("attest evidence %s: %w", e.ID, err)
+		}
+		if err := q.insertAttestations(ctx, rec.ID, as); err != nil {
+			return EvidenceRecord{}, false, err
 		}
 	}
 	return rec, true, nil

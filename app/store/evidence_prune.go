@@ -21,9 +21,10 @@ type EvidencePrune struct {
 	PrunedAt   time.Time
 }
 
-// PruneEvidence deletes a repository's records created before cutoff, from
-// the oldest end of its chain only: it stops at the first record created at
-// or after cutoff, even if older ones follow it. The new anchor is recorded
+// PruneEvidence deletes a repository's records created before cutoff, with
+// their SBOMs and attestations, from the oldest end of its chain only: it
+// stops at the first record created at or after cutoff, even if older ones
+// follow it. The new anchor is recorded
 // in the chain and in the prune log, so the shortened chain still verifies.
 // It returns the prune, with Records 0 when nothing was old enough.
 func (s *Store) PruneEvidence(ctx context.Context, repo string, cutoff, now time.Time) (EvidencePrune, error) {
@@ -63,6 +64,10 @@ func (q Queries) pruneEvidence(ctx context.Context, repo string, cutoff, now tim
 		return p, fmt.Errorf("prune evidence of %s: %w", repo, err)
 	}
 	p.ThroughSeq = through
+	if _, err := q.db.exec(ctx, `DELETE FROM evidence_attestations WHERE record_id IN
+		(SELECT id FROM evidence_records WHERE repo = $1 AND seq <= $2)`, repo, through); err != nil {
+		return p, fmt.Errorf("prune attestations of %s: %w", repo, err)
+	}
 	if _, err := q.db.exec(ctx, `DELETE FROM evidence_sboms WHERE record_id IN
 		(SELECT id FROM evidence_records WHERE repo = $1 AND seq <= $2)`, repo, through); err != nil {
 		return p, fmt.Errorf("prune SBOMs of %s: %w", repo, err)

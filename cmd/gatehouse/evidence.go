@@ -13,8 +13,9 @@ import (
 	"github.com/gatehouse/gatehouse/app/store"
 )
 
-// newEvidence is `gatehouse evidence verify|export`: check the evidence
-// chains and export the records for audits and SIEMs.
+// newEvidence is `gatehouse evidence verify|export|keys|verify-attestation`:
+// check the evidence chains, export the records (or their signed
+// attestations) for audits and SIEMs, and verify attestations offline.
 func newEvidence() *cobra.Command {
 	var dataDir, dbURL string
 	cmd := &cobra.Command{
@@ -66,6 +67,7 @@ func newEvidence() *cobra.Command {
 	verify.Flags().StringVar(&repo, "repo", "", "verify only this repository (OWNER/NAME)")
 
 	var since, outFormat string
+	var attestations bool
 	export := &cobra.Command{
 		Use:   "export",
 		Short: `Write the evidence records as JSON lines, oldest first: {"hash": …, "record": {…}} per line`,
@@ -87,6 +89,14 @@ func newEvidence() *cobra.Command {
 				return err
 			}
 			defer closeStore()
+			if attestations {
+				n, err := rec.ExportAttestations(cmd.Context(), cmd.OutOrStdout(), f)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "exported %d attestations\n", n)
+				return nil
+			}
 			n, err := rec.Export(cmd.Context(), cmd.OutOrStdout(), f)
 			if err != nil {
 				return err
@@ -98,7 +108,32 @@ func newEvidence() *cobra.Command {
 	export.Flags().StringVar(&repo, "repo", "", "export only this repository (OWNER/NAME)")
 	export.Flags().StringVar(&since, "since", "", "export records from this time on: 2026-01-31, 2026-01-31T12:00:00Z, or an age (30d, 12h)")
 	export.Flags().StringVar(&outFormat, "format", "jsonl", "output format (jsonl)")
-	cmd.AddCommand(verify, export)
+	export.Flags().BoolVar(&attestations, "attestations", false, "write the records' signed attestations instead: one DSSE envelope a line (an in-toto bundle)")
+
+	keys := &cobra.Command{
+		Use:   "keys",
+		Short: "Print every public key verdicts were signed with (PEM, newest first), for verify-attestation --key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			rec, closeStore, err := open(cmd)
+			if err != nil {
+				return err
+			}
+			defer closeStore()
+			ks, err := rec.SigningKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(ks) == 0 {
+				return errors.New("no signing key is listed yet: gatehouse serve (worker or all role) lists its key when it starts")
+			}
+			for _, k := range ks {
+				fmt.Fprintf(cmd.OutOrStdout(), "# key id %s, %s, signing since %s\n%s", k.KeyID, k.Algorithm, k.AddedAt.Format(time.RFC3339), k.PublicKey)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(verify, export, keys, newVerifyAttestation())
 	return cmd
 }
 

@@ -30,8 +30,9 @@ type serveFlags struct {
 	apiTokens, evidenceRetention     string
 	scanTimeout                      time.Duration
 	contentFlags
-	mirrorCacheMB       int
-	logFormat, logLevel string
+	mirrorCacheMB              int
+	logFormat, logLevel        string
+	signingKey, signingKeyPath string
 }
 
 func newServe() *cobra.Command {
@@ -58,6 +59,8 @@ func newServe() *cobra.Command {
 	f.contentFlags.register(fs)
 	envInt(fs, &f.mirrorCacheMB, "mirror-cache-mb", "GATEHOUSE_MIRROR_CACHE_MB", 5120, "size cap of the repositories' git mirrors on disk, in MiB (least recently used evicted)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
+	envString(fs, &f.signingKey, "signing-key", "GATEHOUSE_SIGNING_KEY", "", "key verdicts are signed with (PEM, ECDSA P-256 or Ed25519); empty: the data dir's evidence-signing-key.pem, created on first start")
+	envString(fs, &f.signingKeyPath, "signing-key-path", "GATEHOUSE_SIGNING_KEY_PATH", "", "file with the key verdicts are signed with (a mounted secret)")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
 	return cmd
@@ -91,6 +94,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		APITokens: api.ParseTokens(f.apiTokens), Version: version,
 		InstallationConcurrency: f.installationConcurrency, Metrics: metrics.New(),
 		MirrorCacheBytes: int64(f.mirrorCacheMB) << 20,
+		SigningKeyPEM:    []byte(f.signingKey), SigningKeyPath: f.signingKeyPath,
 	}
 	retention, err := evidence.ParseRetention(f.evidenceRetention)
 	if err != nil {
