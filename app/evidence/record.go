@@ -88,6 +88,9 @@ type Check struct {
 	// Exceptions are the findings an exception, ignore file or inline
 	// comment suppressed, with the reason (owner and expiry included).
 	Exceptions []Exception `json:"exceptions,omitempty"`
+	// Pending are suppressions the change brought for its own findings
+	// that wait for an approval (the findings are judged unsuppressed).
+	Pending []Exception `json:"pending_approval,omitempty"`
 	// CustomChecks are the custom Rego checks the scan was given (iac),
 	// each with the SHA-256 of its content and whether it ran.
 	CustomChecks []CustomCheck `json:"custom_checks,omitempty"`
@@ -134,6 +137,10 @@ type Finding struct {
 type Exception struct {
 	Finding Finding `json:"finding"`
 	Reason  string  `json:"reason"`
+	// FromChange marks a suppression the judged change brought for its own
+	// finding; ApprovedBy names who approved it.
+	FromChange bool   `json:"from_change,omitempty"`
+	ApprovedBy string `json:"approved_by,omitempty"`
 }
 
 // VulnDB is the vulnerability database the dependencies check used.
@@ -233,7 +240,8 @@ func build(in Input, id string, now time.Time) *Record {
 			rf.Status, rf.Blocking, rf.Reason = string(f.Status), f.Blocking, f.Reason
 			c.Findings = append(c.Findings, rf)
 		}
-		c.Exceptions = exceptions(v.Check, res, v)
+		c.Exceptions = exceptions(v.Check, v)
+		c.Pending = pending(v.Check, v)
 		r.Checks = append(r.Checks, c)
 		if v.Check == checks.Dependencies && !in.DBUpdatedAt.IsZero() {
 			r.VulnDB = &VulnDB{UpdatedAt: micro(in.DBUpdatedAt)}
@@ -260,22 +268,27 @@ func finding(check string, f checks.Finding) Finding {
 
 // exceptions is the union of what the scanner and the policy suppressed,
 // each once.
-func exceptions(check string, res *checks.Result, v checks.Verdict) []Exception {
-	var all []checks.Suppressed
-	if res != nil {
-		all = append(all, res.Suppressed...)
-	}
-	all = append(all, v.Suppressed...)
+func exceptions(check string, v checks.Verdict) []Exception {
 	seen := map[string]bool{}
 	var out []Exception
-	for _, s := range all {
+	for _, s := range v.Suppressed {
 		f := s.Finding
 		key := strings.Join([]string{f.Fingerprint, f.RuleID, f.File, strconv.Itoa(f.StartLine), f.Commit, s.Reason}, "\x00")
 		if seen[key] {
 			continue
 		}
 		seen[key] = true
-		out = append(out, Exception{Finding: finding(check, f), Reason: s.Reason})
+		out = append(out, Exception{Finding: finding(check, f), Reason: s.Reason, FromChange: s.FromChange, ApprovedBy: s.ApprovedBy})
+	}
+	return out
+}
+
+// pending lists the suppressions the change brings that wait for an
+// approval: their findings were judged as if unsuppressed.
+func pending(check string, v checks.Verdict) []Exception {
+	var out []Exception
+	for _, s := range v.Pending {
+		out = append(out, Exception{Finding: finding(check, s.Finding), Reason: s.Reason, FromChange: true})
 	}
 	return out
 }
