@@ -198,13 +198,13 @@ func TestCheckRunCustomChecksGolden(t *testing.T) {
 // in the check run, until someone who may approve it does; then the
 // suppressed table names the approver.
 func TestCheckRunSuppressionFromChangeGolden(t *testing.T) {
-	v, res := secretsVerdict()
+	_, res := secretsVerdict()
 	res.Suppressed = []checks.Suppressed{{Finding: res.Findings[0], Via: checks.ViaIgnoreFile, FromChange: true,
 		Reason: ".gitleaksignore, as this change edits it, lists this finding (gitleaks fingerprint config/app.env:github-pat:2)"}}
 	res.Findings = []checks.Finding{}
 	for _, tc := range []struct{ name, approvedBy string }{{"pending", ""}, {"approved", "octo-lead"}} {
 		vs := policy.Evaluate(policy.Input{Results: []*checks.Result{res}, Base: policy.Base{}, Now: now, ApprovedBy: tc.approvedBy})
-		v = vs[0]
+		v := vs[0]
 		out, err := CheckRun(CheckRunData{
 			Verdict: v, Result: res, Range: Range{Kind: "pull_request", Base: crBase, Head: crHead, PRNumber: 7},
 			PolicyHash: "04ad722df867", Now: now,

@@ -2,7 +2,6 @@ package verdict
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -198,8 +197,6 @@ func testPipeline(t *testing.T, iac *fakeIaC, cache Cache, db *time.Time) *Pipel
 		Logger:    slog.New(slog.DiscardHandler), DBUpdatedAt: func() time.Time { return *db },
 	})
 }
-
-var errNoTree = errors.New("no tree")
 
 // iacFiles splits the fake iac check's inputs file by file.
 type iacFiles struct{}
