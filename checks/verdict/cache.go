@@ -25,6 +25,16 @@ type Cache interface {
 	PutCommitResult(ctx context.Context, repo, sha, check, key string, result []byte) error
 }
 
+// EngineStore keeps the engines learnt (see engines) across processes:
+// the CLI keeps them in its cache file next to the units, so a re-scan
+// whose units all come from the cache starts no engine at all. What it
+// holds must be valid for the running binary (checks/cache keys it by
+// the executable).
+type EngineStore interface {
+	Engines(db time.Time) (map[string]checks.Engine, error)
+	PutEngine(db time.Time, check string, e checks.Engine) error
+}
+
 // DefaultCacheRows bounds the finding cache.
 const DefaultCacheRows = 500_000
 
@@ -60,6 +70,20 @@ func (p *Pipeline) engineKeys(ctx context.Context, names []string, probe bool) (
 	for _, n := range names {
 		if _, ok := p.eng.keys[n]; !ok {
 			unknown = append(unknown, n)
+		}
+	}
+	if len(unknown) > 0 && p.cfg.Engines != nil {
+		if stored, err := p.cfg.Engines.Engines(db); err == nil {
+			if p.eng.keys == nil {
+				p.eng.keys = map[string]checks.Engine{}
+			}
+			unknown = slices.DeleteFunc(unknown, func(n string) bool {
+				e, ok := stored[n]
+				if ok {
+					p.eng.keys[n] = e
+				}
+				return ok
+			})
 		}
 	}
 	if len(unknown) > 0 && probe {
@@ -101,6 +125,9 @@ func (p *Pipeline) learnEngine(check string, e checks.Engine) bool {
 	}
 	old, ok := p.eng.keys[check]
 	p.eng.keys[check] = e
+	if p.cfg.Engines != nil && (!ok || old != e) {
+		_ = p.cfg.Engines.PutEngine(p.eng.db, check, e) // best effort: learnt again next time
+	}
 	return !ok || old == e
 }
 

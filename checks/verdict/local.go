@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/gatehouse/gatehouse/checks"
 )
@@ -34,7 +36,34 @@ type DirTree struct {
 	// GitDir is the repository's .git directory, for a commit range
 	// (Checkout withGit); "" when Dir is not in a repository.
 	GitDir string
+	// Hashes, when set, remembers the blob ids of files by their stat
+	// data, as git's index does, so an unchanged file is not read again.
+	Hashes Hashes
 }
+
+// Hashes remembers blob ids by a file's stat data (StatKey).
+type Hashes interface {
+	LookupHashes(keys []string) (map[string]string, error)
+	PutHashes(ids map[string]string) error
+}
+
+// StatKey identifies a file's content by its stat data: path, size, mode,
+// inode and modification time (nanoseconds), as git's index does with
+// core.trustctime off: the change time is left out because Checkout's hard
+// links change it without touching the content.
+func StatKey(p string, info fs.FileInfo) string {
+	var ino uint64
+	if st, ok := info.Sys().(*syscall.Stat_t); ok {
+		ino = st.Ino
+	}
+	return fmt.Sprintf("%s\x00%d\x00%o\x00%d\x00%d", p, info.Size(), info.Mode(), ino, info.ModTime().UnixNano())
+}
+
+// racyWindow: a file changed this recently is hashed but its id not
+// remembered: a write within the file system's timestamp granularity
+// after hashing could leave its stat data unchanged (git's "racily
+// clean" entries).
+const racyWindow = 2 * time.Second
 
 var _ Tree = (*DirTree)(nil)
 
@@ -51,6 +80,12 @@ func (d *DirTree) Files(ctx context.Context) ([]checks.File, error) {
 	}
 	defer root.Close()
 	var out []checks.File
+	type toHash struct {
+		i    int
+		key  string
+		racy bool
+	}
+	var hashLater []toHash
 	err = fs.WalkDir(root.FS(), ".", func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -75,18 +110,7 @@ func (d *DirTree) Files(ctx context.Context) ([]checks.File, error) {
 			}
 			out = append(out, checks.File{Path: p, Mode: "120000", OID: blobID([]byte(target)), Size: int64(len(target))})
 		case e.Type().IsRegular():
-			f, err := root.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			info, err := f.Stat()
-			if err != nil {
-				return err
-			}
-			h := sha1.New()
-			fmt.Fprintf(h, "blob %d\x00", info.Size())
-			n, err := io.Copy(h, f)
+			info, err := e.Info()
 			if err != nil {
 				return err
 			}
@@ -94,14 +118,73 @@ func (d *DirTree) Files(ctx context.Context) ([]checks.File, error) {
 			if info.Mode()&0o111 != 0 {
 				mode = "100755"
 			}
-			out = append(out, checks.File{Path: p, Mode: mode, OID: hex.EncodeToString(h.Sum(nil)), Size: n})
+			hashLater = append(hashLater, toHash{i: len(out), key: StatKey(p, info), racy: time.Since(info.ModTime()) < racyWindow})
+			out = append(out, checks.File{Path: p, Mode: mode, Size: info.Size()})
 		}
 		return nil // sockets, devices and fifos are no files
 	})
 	if err != nil {
 		return nil, fmt.Errorf("walk %s: %w", d.Dir, err)
 	}
+	known := map[string]string{}
+	if d.Hashes != nil && len(hashLater) > 0 {
+		keys := make([]string, len(hashLater))
+		for i, h := range hashLater {
+			keys[i] = h.key
+		}
+		if known, err = d.Hashes.LookupHashes(keys); err != nil {
+			known = map[string]string{} // a cache that cannot be read is no cache
+		}
+	}
+	learnt := map[string]string{}
+	for _, h := range hashLater {
+		f := &out[h.i]
+		if id, ok := known[h.key]; ok {
+			f.OID = id
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		id, n, err := hashFile(root, f.Path)
+		if err != nil {
+			return nil, fmt.Errorf("walk %s: %w", d.Dir, err)
+		}
+		f.OID, f.Size = id, n
+		if !h.racy && n == f.Size {
+			learnt[h.key] = id
+		}
+	}
+	if d.Hashes != nil && len(learnt) > 0 {
+		_ = d.Hashes.PutHashes(learnt) // best effort: the next run hashes again
+	}
 	return out, nil
+}
+
+// hashFile reads a file once to compute its blob id.
+func hashFile(root *os.Root, p string) (string, int64, error) {
+	f, err := root.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return "", 0, err
+	}
+	if !info.Mode().IsRegular() {
+		return "", 0, fmt.Errorf("%s changed while it was read", p)
+	}
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", info.Size())
+	n, err := io.Copy(h, io.LimitReader(f, info.Size()))
+	if err != nil {
+		return "", 0, err
+	}
+	if n != info.Size() {
+		return "", 0, fmt.Errorf("%s changed while it was read", p)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
 // ReadFile reads p through an os.Root.
@@ -119,8 +202,9 @@ func (d *DirTree) ReadFile(_ context.Context, p string, max int64) ([]byte, erro
 	return readMax(f, p, max)
 }
 
-// Checkout copies the files into dir (a symlink becomes a file holding
-// its target). With withGit, dir/.git points at the repository (a gitdir
+// Checkout links the files into dir (hard links: nothing is copied; a
+// copy where dir is on another file system; a symlink becomes a file
+// holding its target). The checks only read what they are given. With withGit, dir/.git points at the repository (a gitdir
 // file), which the secrets check reads history from; nothing writes to it.
 func (d *DirTree) Checkout(_ context.Context, dir string, files []checks.File, withGit bool) error {
 	src, err := os.OpenRoot(d.Dir)
@@ -144,15 +228,45 @@ func (d *DirTree) Checkout(_ context.Context, dir string, files []checks.File, w
 			return err
 		}
 	}
+	link := true
 	for _, f := range files {
 		if !safePath(f.Path) {
 			return fmt.Errorf("path %q is not safe to check out", f.Path)
+		}
+		if link && f.Mode != "120000" {
+			err := linkFile(d.Dir, dir, dst, f.Path)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, syscall.EXDEV) && !errors.Is(err, syscall.EPERM) {
+				return err
+			}
+			link = false // another file system, or links refused: copy
 		}
 		if err := copyFile(src, dst, f); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// linkFile hard-links srcDir/p as dstDir/p. os.Link takes paths, not
+// roots, so the source must be a regular file (Lstat: never a symlink)
+// and every directory above it is checked the same way first.
+func linkFile(srcDir, dstDir string, dst *os.Root, p string) error {
+	if err := dst.MkdirAll(path.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	for d := path.Dir(p); d != "."; d = path.Dir(d) {
+		if st, err := os.Lstat(filepath.Join(srcDir, d)); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s: not a directory", d)
+		}
+	}
+	src := filepath.Join(srcDir, filepath.FromSlash(p))
+	if st, err := os.Lstat(src); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", p)
+	}
+	return os.Link(src, filepath.Join(dstDir, filepath.FromSlash(p)))
 }
 
 func copyFile(src, dst *os.Root, f checks.File) error {

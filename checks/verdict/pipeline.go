@@ -36,6 +36,8 @@ type Config struct {
 	// Cache is the finding cache; nil scans everything every time.
 	Cache     Cache
 	CacheRows int // bound of the cache (0: DefaultCacheRows)
+	// Engines, when set, keeps the engines learnt across processes.
+	Engines EngineStore
 	// WorkDir holds the scratch directories of scans (default: the
 	// system's temporary directory).
 	WorkDir string
@@ -150,6 +152,12 @@ func (p *Pipeline) Scan(ctx context.Context, req Request) (*Scanned, error) {
 	if out.Head, err = p.scanTree(ctx, log, headScan); err != nil {
 		return nil, fmt.Errorf("scan %s: %w", revName(head), err)
 	}
+	if base == nil {
+		// A baseline (a push to the default branch, an install): its
+		// results are those of the commit as a base, so the first pull
+		// request on top of it does not scan its base again.
+		p.putCommitResults(ctx, log, req.Repo, headScan, out.Head, treeChecks)
+	}
 	if base != nil {
 		baseScan := treeScan{tree: base, dir: scratch + "/base", names: treeChecks,
 			target: checks.Target{Custom: req.Custom, Ignore: ign.base}}
@@ -173,7 +181,7 @@ func (p *Pipeline) Scan(ctx context.Context, req Request) (*Scanned, error) {
 func (p *Pipeline) scanBase(ctx context.Context, log *slog.Logger, repo string, ts treeScan, head *checks.Response) (*checks.Response, error) {
 	out := &checks.Response{}
 	var missing []string
-	key := func(e checks.Engine) string { return unitEngineKey(e) + "/" + optionsKey(ts.target, true)[:16] }
+	key := func(e checks.Engine) string { return commitKey(ts, e) }
 	for _, c := range ts.names {
 		hr := head.Result(c)
 		if p.cfg.Cache == nil || repo == "" || hr == nil || ts.tree.Rev() == "" {
@@ -196,18 +204,7 @@ func (p *Pipeline) scanBase(ctx context.Context, log *slog.Logger, repo string, 
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range fresh.Results {
-		if p.cfg.Cache == nil || repo == "" || ts.tree.Rev() == "" {
-			break
-		}
-		b, err := json.Marshal(r)
-		if err != nil {
-			continue
-		}
-		if err := p.cfg.Cache.PutCommitResult(ctx, repo, ts.tree.Rev(), r.Check, key(r.Engine), b); err != nil {
-			log.Warn("base result not cached", slog.String("sha", ts.tree.Rev()), slog.String("error", err.Error()))
-		}
-	}
+	p.putCommitResults(ctx, log, repo, ts, fresh, missing)
 	out.Results = append(out.Results, fresh.Results...)
 	for c, e := range fresh.Errors {
 		if out.Errors == nil {
@@ -216,6 +213,34 @@ func (p *Pipeline) scanBase(ctx context.Context, log *slog.Logger, repo string, 
 		out.Errors[c] = e
 	}
 	return out, nil
+}
+
+// commitKey keys a commit's whole result of a check: the engine, and the
+// options the tree was scanned with (its ignore files in force, custom
+// checks).
+func commitKey(ts treeScan, e checks.Engine) string {
+	return unitEngineKey(e) + "/" + optionsKey(ts.target, true)[:16]
+}
+
+// putCommitResults keeps the tree checks' results of a commit scanned as
+// a base, or as a baseline (no base: its own ignore files in force, as
+// when it is a base).
+func (p *Pipeline) putCommitResults(ctx context.Context, log *slog.Logger, repo string, ts treeScan, resp *checks.Response, names []string) {
+	if p.cfg.Cache == nil || repo == "" || ts.tree.Rev() == "" {
+		return
+	}
+	for _, r := range resp.Results {
+		if !slices.Contains(names, r.Check) {
+			continue // the range's secrets result reads history, not the tree
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			continue
+		}
+		if err := p.cfg.Cache.PutCommitResult(ctx, repo, ts.tree.Rev(), r.Check, commitKey(ts, r.Engine), b); err != nil {
+			log.Warn("commit result not cached", slog.String("sha", ts.tree.Rev()), slog.String("error", err.Error()))
+		}
+	}
 }
 
 // changedFiles lists the files head adds, changes or deletes against base.

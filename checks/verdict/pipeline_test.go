@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -174,5 +175,110 @@ func TestChangeNotes(t *testing.T) {
 		if got := strings.Contains(notes, "custom checks ("+ChecksDir+"/team.rego)"); got != wantChecks {
 			t.Errorf("%s: custom check note %v, want %v: %q", v.Check, got, wantChecks, notes)
 		}
+	}
+}
+
+// A baseline's results are those of its commit as a base: the first pull
+// request on top of it scans only its own tree.
+func TestBaselineServesAsBase(t *testing.T) {
+	db := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	iac := &fakeIaC{version: "db1"}
+	cache := newCache()
+	p := testPipeline(t, iac, cache, &db)
+	base := &memTree{rev: "b1", files: map[string]string{"old.yaml": "BAD\n", ".trivyignore": "OTHER\n"}}
+	head := &memTree{rev: "h1", files: map[string]string{"old.yaml": "BAD\n", "new.yaml": "BAD\n", ".trivyignore": "OTHER\n"}}
+	if _, err := p.Scan(context.Background(), Request{Repo: "octo/demo", Head: base, Checks: []string{checks.IaC}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(cache.commits) != 1 {
+		t.Fatalf("baseline stored %d commit results, want 1", len(cache.commits))
+	}
+	for k := range cache.commits {
+		if !strings.HasPrefix(k, "octo/demob1"+checks.IaC) {
+			t.Errorf("baseline stored %q, want the result of octo/demo@b1 only", k)
+		}
+	}
+	before := iac.runs()
+	s, err := p.Scan(context.Background(), Request{Repo: "octo/demo", Head: head, Base: base, Checks: []string{checks.IaC}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := iac.runs() - before; got != 1 {
+		t.Errorf("the pull request ran the check %d times, want 1 (its head; the base came from the baseline)", got)
+	}
+	if got := iac.lastRead(); !slices.Equal(got, []string{"new.yaml"}) {
+		t.Errorf("head scan read %v, want only the new file", got)
+	}
+	br := s.Base.Result(checks.IaC)
+	if br == nil || len(br.Findings) != 1 || br.Findings[0].File != "old.yaml" {
+		t.Fatalf("base result from the baseline: %+v", br)
+	}
+}
+
+// memEngines is an EngineStore in memory.
+type memEngines struct {
+	mu   sync.Mutex
+	keys map[string]checks.Engine
+	puts int
+}
+
+func (m *memEngines) Engines(db time.Time) (map[string]checks.Engine, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]checks.Engine{}
+	for k, e := range m.keys {
+		if d, c, _ := strings.Cut(k, "|"); d == db.String() {
+			out[c] = e
+		}
+	}
+	return out, nil
+}
+
+func (m *memEngines) PutEngine(db time.Time, check string, e checks.Engine) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.keys[db.String()+"|"+check] = e
+	m.puts++
+	return nil
+}
+
+// With an engine store (the CLI's cache file), a new process whose units
+// are all cached runs no engine; a new DB date does.
+func TestEngineStoreSparesTheEngines(t *testing.T) {
+	db := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cache, store := newCache(), &memEngines{keys: map[string]checks.Engine{}}
+	tree := &memTree{files: map[string]string{"a.yaml": "BAD\n", "b.yaml": "ok\n"}}
+	newPipeline := func(iac *fakeIaC) *Pipeline {
+		return New(Config{
+			Runner: &checks.Local{Checks: []checks.Check{iac}}, Cache: cache, Engines: store, WorkDir: t.TempDir(),
+			Splitters: map[string]checks.Splitter{checks.IaC: iacFiles{}}, DBUpdatedAt: func() time.Time { return db },
+		})
+	}
+	scan := func(iac *fakeIaC) *Scanned {
+		t.Helper()
+		s, err := newPipeline(iac).Scan(context.Background(), Request{Head: tree, Checks: []string{checks.IaC}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := &fakeIaC{version: "db1"}
+	scan(first)
+	if first.runs() != 1 || store.puts != 1 {
+		t.Fatalf("first scan: %d runs, %d engines stored", first.runs(), store.puts)
+	}
+	again := &fakeIaC{version: "db1"}
+	s := scan(again)
+	if again.runs() != 0 {
+		t.Errorf("a re-scan of the same tree in a new process ran the engine %d times", again.runs())
+	}
+	if r := s.Head.Result(checks.IaC); r == nil || len(r.Findings) != 1 || r.Engine.DataVersion != "db1" {
+		t.Errorf("re-scan from the cache: %+v", r)
+	}
+	db = db.Add(24 * time.Hour)
+	newDB := &fakeIaC{version: "db2"}
+	scan(newDB)
+	if newDB.runs() == 0 {
+		t.Error("a new DB date served units keyed by the old one")
 	}
 }

@@ -22,7 +22,11 @@ func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newRoot().ExecuteContext(ctx)
+	stopProfile, err := startProfile()
+	if err == nil {
+		err = newRoot().ExecuteContext(ctx)
+		stopProfile()
+	}
 	stop()
 	// trivy makes one temp dir per process; it cannot be reused once
 	// removed, so it goes when the process does.
