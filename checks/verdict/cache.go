@@ -104,6 +104,9 @@ func (p *Pipeline) engineKeys(ctx context.Context, names []string, probe bool) (
 		}
 		for _, r := range resp.Results {
 			p.eng.keys[r.Check] = r.Engine
+			if p.cfg.Engines != nil {
+				_ = p.cfg.Engines.PutEngine(db, r.Check, r.Engine) // best effort
+			}
 		}
 	}
 	out := map[string]checks.Engine{}

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -39,6 +40,12 @@ type DirTree struct {
 	// Hashes, when set, remembers the blob ids of files by their stat
 	// data, as git's index does, so an unchanged file is not read again.
 	Hashes Hashes
+
+	// The walk is made once: a DirTree is one scan's view of the
+	// directory.
+	once  sync.Once
+	files []checks.File
+	err   error
 }
 
 // Hashes remembers blob ids by a file's stat data (StatKey).
@@ -72,8 +79,14 @@ func (d *DirTree) Rev() string { return "" }
 
 // Files walks the directory through an os.Root (never following a
 // symlink, never leaving it); .git directories are not part of the tree.
-// Every file is read once, to hash it.
+// Every file is read once, to hash it, unless Hashes knows it. The first
+// walk's list is the tree's from then on.
 func (d *DirTree) Files(ctx context.Context) ([]checks.File, error) {
+	d.once.Do(func() { d.files, d.err = d.walk(ctx) })
+	return slices.Clone(d.files), d.err
+}
+
+func (d *DirTree) walk(ctx context.Context) ([]checks.File, error) {
 	root, err := os.OpenRoot(d.Dir)
 	if err != nil {
 		return nil, err

@@ -62,10 +62,10 @@ func TestDirTreeHashesByStat(t *testing.T) {
 	write("sub/b.txt", "beta\n", time.Hour)
 	write("fresh.txt", "new\n", 0)
 	hashes := &memHashes{ids: map[string]string{}}
-	tree := &DirTree{Dir: dir, Hashes: hashes}
 	ids := func() map[string]string {
 		t.Helper()
-		files, err := tree.Files(context.Background())
+		// Each scan walks the directory anew.
+		files, err := (&DirTree{Dir: dir, Hashes: hashes}).Files(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

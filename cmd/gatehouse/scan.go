@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,8 @@ import (
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/bounded"
 	"github.com/gatehouse/gatehouse/checks/format"
+	scancache "github.com/gatehouse/gatehouse/checks/cache"
+	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/iac"
 	"github.com/gatehouse/gatehouse/checks/policy"
 	"github.com/gatehouse/gatehouse/checks/registry"
@@ -26,6 +29,7 @@ import (
 type scanFlags struct {
 	base, formatName, dataDir, policyFile string
 	checkNames, customDirs                []string
+	noCache                               bool
 	contentFlags
 }
 
@@ -67,6 +71,7 @@ blocks, 1 something blocks, 2 usage or internal error.`,
 	envString(fs, &f.dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory (vulnerability DB)")
 	envString(fs, &f.policyFile, "policy", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file")
 	fs.StringSliceVar(&f.customDirs, "custom-checks", nil, "directories of custom Rego checks to run with the iac check (e.g. .github/gatehouse/checks)")
+	fs.BoolVar(&f.noCache, "no-cache", false, "read every file and run every engine, without the finding cache in the data dir ("+scancache.FileName+")")
 	f.contentFlags.register(fs)
 	return cmd
 }
@@ -104,6 +109,19 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	}
 	head := &verdict.DirTree{Dir: abs}
 	req := verdict.Request{Head: head, Checks: names, Logger: log}
+	var cache *scancache.File
+	// cyclonedx prints one document for the tree, which a result merged
+	// from cached units of several lockfiles does not hold.
+	if !f.noCache && f.formatName != "cyclonedx" {
+		c, err := scancache.Open(filepath.Join(f.dataDir, scancache.FileName), scancache.BuildID(version), 5*time.Second)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "gatehouse: scanning without the finding cache: %v\n", err)
+		} else {
+			defer c.Close()
+			cache = c
+			head.Hashes = c
+		}
+	}
 	// Settings come from the base, as the server reads them from a pull
 	// request's base; without one, from the directory.
 	var settings verdict.Tree = head
@@ -142,14 +160,38 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		req.Custom = append(req.Custom, cc...)
 	}
 	req.Custom = checks.CapCustomChecks(req.Custom)
-	set, err := registry.New(registry.Options{DataDir: f.dataDir, MaxFileSize: lim.MaxFileSize, Logger: log})
+	// trivy's Go analyzer reads $GOPATH/pkg/mod for licenses and module
+	// graphs. The sandboxed server gives it an empty GOPATH (checks/sandbox
+	// childEnv); so does the CLI, so a verdict does not depend on the
+	// host's module cache (and a scan does not classify its licenses).
+	noGopath, err := os.MkdirTemp("", "gatehouse-gopath-")
 	if err != nil {
 		return err
 	}
-	defer set.Close()
-	pipeline := verdict.New(verdict.Config{
-		Runner: &bounded.Runner{Checks: set.Checks, Limits: lim}, Splitters: registry.Splitters(), Logger: log,
-	})
+	defer os.RemoveAll(noGopath)
+	if err := os.Setenv("GOPATH", noGopath); err != nil {
+		return err
+	}
+	// The engines load only when something must be scanned: a re-scan
+	// the cache answers whole starts none.
+	engines := &lazyRunner{open: func() (checks.Runner, func() error, error) {
+		set, err := registry.New(registry.Options{DataDir: f.dataDir, MaxFileSize: lim.MaxFileSize, Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		return &bounded.Runner{Checks: set.Checks, Limits: lim}, set.Close, nil
+	}}
+	defer engines.Close()
+	cfg := verdict.Config{Runner: engines, Splitters: registry.Splitters(), Logger: log}
+	if cache != nil {
+		dbDir := registry.DBDir(f.dataDir)
+		cfg.Cache, cfg.Engines = cache, cache
+		cfg.DBUpdatedAt = func() time.Time {
+			info, _ := deps.DBStatus(dbDir)
+			return info.UpdatedAt
+		}
+	}
+	pipeline := verdict.New(cfg)
 	scanned, err := pipeline.Scan(ctx, req)
 	if err != nil {
 		return err
@@ -199,4 +241,28 @@ func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// lazyRunner opens the engines on the first run.
+type lazyRunner struct {
+	open   func() (checks.Runner, func() error, error)
+	once   sync.Once
+	r      checks.Runner
+	closer func() error
+	err    error
+}
+
+func (l *lazyRunner) Run(ctx context.Context, req checks.Request) (*checks.Response, error) {
+	l.once.Do(func() { l.r, l.closer, l.err = l.open() })
+	if l.err != nil {
+		return nil, l.err
+	}
+	return l.r.Run(ctx, req)
+}
+
+// Close releases the engines if they were opened.
+func (l *lazyRunner) Close() {
+	if l.closer != nil {
+		_ = l.closer()
+	}
 }
