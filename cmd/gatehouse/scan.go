@@ -17,9 +17,9 @@ import (
 
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/bounded"
-	"github.com/gatehouse/gatehouse/checks/format"
 	scancache "github.com/gatehouse/gatehouse/checks/cache"
 	"github.com/gatehouse/gatehouse/checks/deps"
+	"github.com/gatehouse/gatehouse/checks/format"
 	"github.com/gatehouse/gatehouse/checks/iac"
 	"github.com/gatehouse/gatehouse/checks/policy"
 	"github.com/gatehouse/gatehouse/checks/registry"
