@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v88/github"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
 	"github.com/gatehouse/gatehouse/app/gitfetch"
@@ -126,11 +127,13 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		log.Info("scan superseded before it started", slog.String("newer", newer))
 		return w.cancel(ctx, runs, s, newer)
 	}
+	// The check runs go in progress while the policy is read and the
+	// scan runs: no GitHub round trip sits in front of the scan.
+	var starting errgroup.Group
+	defer starting.Wait() // on an early return: no call outlives the job
 	for _, check := range w.cfg.Checks {
 		if id, ok := s.CheckRuns[check]; ok {
-			if err := runs.Start(ctx, check, id); err != nil {
-				return err
-			}
+			starting.Go(func() error { return runs.Start(ctx, check, id) })
 		}
 	}
 	start := w.cfg.Now()
@@ -151,6 +154,10 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		return err
 	}
 	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Approvals: approvals, Now: w.cfg.Now()})
+	// A run marked in progress after its verdict would reopen it.
+	if err := starting.Wait(); err != nil {
+		return err
+	}
 	if err := w.report(ctx, runs, s, scanned.Head, dec); err != nil {
 		return err
 	}
@@ -289,6 +296,9 @@ func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 	if w.cfg.DetailsURL != nil {
 		details = w.cfg.DetailsURL(s)
 	}
+	// The three check runs complete side by side: each is its own
+	// resource on GitHub, and a verdict waits on the slowest, not the sum.
+	var completing errgroup.Group
 	for _, v := range dec.Verdicts {
 		id, ok := s.CheckRuns[v.Check]
 		if !ok {
@@ -305,9 +315,10 @@ func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 		if err != nil {
 			return err
 		}
-		if err := runs.Complete(ctx, id, v, out, w.cfg.Now()); err != nil {
-			return err
-		}
+		completing.Go(func() error { return runs.Complete(ctx, id, v, out, w.cfg.Now()) })
+	}
+	if err := completing.Wait(); err != nil {
+		return err
 	}
 	if w.cfg.OnVerdicts != nil {
 		w.cfg.OnVerdicts(dec.Verdicts)
