@@ -137,12 +137,14 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		}
 	}
 	start := w.cfg.Now()
+	ph := &phases{now: w.cfg.Now, last: start}
 	pol, custom, polErr := w.cfg.Policies.Load(ctx, gh, s)
+	ph.mark("policy")
 	var pe *policy.ParseError
 	if polErr != nil && !errors.As(polErr, &pe) {
 		return fmt.Errorf("read the policy of %s@%s: %w", s.Repo, s.HeadSHA, polErr) // GitHub unreachable: retry
 	}
-	scanned, diff, err := w.scan(ctx, log, s, custom)
+	scanned, diff, err := w.scan(ctx, log, s, custom, ph)
 	if err != nil {
 		return err
 	}
@@ -154,6 +156,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		return err
 	}
 	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Approvals: approvals, Now: w.cfg.Now()})
+	ph.mark("decide")
 	// A run marked in progress after its verdict would reopen it.
 	if err := starting.Wait(); err != nil {
 		return err
@@ -161,6 +164,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 	if err := w.report(ctx, runs, s, scanned.Head, dec); err != nil {
 		return err
 	}
+	ph.mark("check_runs")
 	if s.Kind == jobs.ScanPullRequest {
 		if newer := w.supersededBy(ctx, s); newer != "" {
 			// The check runs belong to this (older) commit and stay; what
@@ -171,12 +175,29 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 			return err
 		}
 	}
+	ph.mark("review")
 	// Last: a retry after a failure above records once, what was reported.
 	if err := w.record(ctx, log, gh, s, scanned.Head, dec, start, complete); err != nil {
 		return err
 	}
-	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)))
+	ph.mark("evidence")
+	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)),
+		slog.Group("phases", ph.attrs...))
 	return nil
+}
+
+// phases times a job's steps for its log line (docs/performance.md reads
+// the served path's breakdown from it).
+type phases struct {
+	now   func() time.Time
+	last  time.Time
+	attrs []any
+}
+
+func (p *phases) mark(name string) {
+	t := p.now()
+	p.attrs = append(p.attrs, slog.Duration(name, t.Sub(p.last)))
+	p.last = t
 }
 
 func (w *Worker) log(s jobs.Scan) *slog.Logger {
@@ -213,7 +234,7 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 // branch's merge base with the default branch), nothing for a baseline.
 // For a pull request it also returns the diff GitHub shows, which review
 // comments are placed on.
-func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom []checks.CustomCheck) (*verdict.Scanned, []byte, error) {
+func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom []checks.CustomCheck, ph *phases) (*verdict.Scanned, []byte, error) {
 	token, err := w.cfg.Clients.Token(ctx, s.InstallationID)
 	if err != nil {
 		return nil, nil, err
@@ -279,10 +300,12 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom
 			return nil, nil, fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
 		}
 	}
+	ph.mark("fetch")
 	scanned, err := w.cfg.Pipeline.Scan(ctx, req)
 	if err != nil {
 		return nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
 	}
+	ph.mark("scan")
 	return scanned, diff, nil
 }
 

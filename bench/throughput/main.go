@@ -11,6 +11,12 @@
 //	GOEXPERIMENT=jsonv2 go run ./bench/throughput -prs 40 -workers 1,2
 //	GOEXPERIMENT=jsonv2 go run ./bench/throughput -database-url postgres://postgres@127.0.0.1:5432/test
 //
+// With -served N it measures the served path's latency instead: N pull
+// requests one after another on trivy's source, one `serve` on SQLite
+// (served.go):
+//
+//	GOEXPERIMENT=jsonv2 go run ./bench/throughput -served 5 -files 10 -cold 2
+//
 // Each run gets a fresh Postgres schema, dropped afterwards. The machine's
 // load average is printed next to each figure: on a shared machine it says
 // how much of the wall time was someone else's.
@@ -56,6 +62,11 @@ func main() {
 	workerList := flag.String("workers", "1,2", "worker replicas of each run, comma-separated")
 	slots := flag.Int("slots", 2, "GATEHOUSE_WORKERS of each worker replica")
 	dbURL := flag.String("database-url", "", "Postgres server (default: the tests' 127.0.0.1:5432/test); each run uses a fresh schema")
+	var so servedOptions
+	flag.IntVar(&so.prs, "served", 0, "instead: time N pull requests one after another on a big repository, served by one `gatehouse serve` on SQLite with the sandbox on")
+	flag.StringVar(&so.source, "source", "", "-served: the repository's content (default: trivy's source from the module cache)")
+	flag.IntVar(&so.files, "files", 10, "-served: changed Go files per pull request, besides one planted secret")
+	flag.IntVar(&so.cold, "cold", 2, "-served: cold CI runs to compare with")
 	flag.Parse()
 	if *dbURL != "" {
 		_ = os.Setenv(storetest.EnvPostgres, *dbURL)
@@ -76,6 +87,13 @@ func main() {
 	}
 	defer os.RemoveAll(filepath.Dir(bin))
 	failed := false
+	if so.prs > 0 {
+		testing.Benchmark(func(b *testing.B) { measureServed(b, bin, so); failed = b.Failed() })
+		if failed {
+			os.Exit(1)
+		}
+		return
+	}
 	// testing.Benchmark gives the fake GitHub and the store helpers the
 	// testing.TB they want, outside `go test`; the function runs once.
 	testing.Benchmark(func(b *testing.B) {

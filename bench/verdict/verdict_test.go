@@ -80,7 +80,7 @@ func TestVerdictLatency(t *testing.T) {
 	fake := githubtest.New(t)
 	repo := fake.AddRepo("octo", "big")
 	repo.SetPublic(true) // the cold path clones without a token
-	main := importTree(t, repo, src)
+	main := repo.ImportDir("main", src)
 	fake.AddInstallation(7, "octo", "octo/big")
 	urls, _ := ghclient.ParseURLs(fake.URL())
 	gh, err := ghclient.New(ghclient.Config{URLs: urls, AppID: fake.AppID(), PrivateKey: fake.PrivateKeyPEM(), Logger: slog.New(slog.DiscardHandler)})
@@ -197,29 +197,6 @@ func TestVerdictLatency(t *testing.T) {
 	t.Logf("load average at end: %s", strings.TrimSpace(string(load)))
 }
 
-// importTree commits the content of src as the repository's main branch
-// with git plumbing (one index, one commit).
-func importTree(t *testing.T, repo *githubtest.Repo, src string) string {
-	t.Helper()
-	idx := filepath.Join(t.TempDir(), "index")
-	env := append(os.Environ(), "GIT_INDEX_FILE="+idx, "GIT_DIR="+repo.Dir(), "GIT_WORK_TREE="+src,
-		"GIT_AUTHOR_NAME=bench", "GIT_AUTHOR_EMAIL=bench@example.invalid", "GIT_COMMITTER_NAME=bench", "GIT_COMMITTER_EMAIL=bench@example.invalid")
-	git := func(args ...string) string {
-		cmd := exec.Command("git", args...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("git %v: %v", args, err)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git("-c", "core.autocrlf=false", "add", "-A", "-f", ".")
-	tree := git("write-tree")
-	sha := git("commit-tree", tree, "-m", "import")
-	git("update-ref", "refs/heads/main", sha)
-	return sha
-}
-
 // pickFiles returns n Go files of the tree, spread over it.
 func pickFiles(t *testing.T, src string, n int) []string {
 	t.Helper()
@@ -278,7 +255,7 @@ func coldPath(t *testing.T, repo *githubtest.Repo, prs []githubtest.PullRequest,
 			run(t, dir, gitleaks, "git", "--no-banner", "--exit-code", "0", "--log-opts", base+".."+pr.HeadSHA, ".")
 			run(t, dir, trivy, "fs", "--quiet", "--skip-db-update", "--scanners", "vuln,misconfig", "--cache-dir", data, ".")
 		} else {
-			cmd := exec.Command(bin, "scan", "--base", base, "--data-dir", data, "--format", "json", ".")
+			cmd := exec.Command(bin, "scan", "--no-cache", "--base", base, "--data-dir", data, "--format", "json", ".")
 			cmd.Dir = dir
 			if o, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 1 {
 				t.Fatalf("gatehouse scan: %v\n%s", err, o)

@@ -101,6 +101,30 @@ func (r *Repo) Commit(branch, message string, files map[string]string, remove ..
 	return sha
 }
 
+// ImportDir commits the content of the directory src (every file, as git
+// add -A -f sees it) as branch, in one commit without a parent: a big
+// repository for benchmarks (e.g. trivy's source from the module cache).
+func (r *Repo) ImportDir(branch, src string) string {
+	r.s.tb.Helper()
+	idx := filepath.Join(r.s.tb.TempDir(), "import-index")
+	env := append(os.Environ(), "GIT_INDEX_FILE="+idx, "GIT_DIR="+r.dir, "GIT_WORK_TREE="+src,
+		"GIT_AUTHOR_NAME=githubtest", "GIT_AUTHOR_EMAIL=githubtest@example.invalid",
+		"GIT_COMMITTER_NAME=githubtest", "GIT_COMMITTER_EMAIL=githubtest@example.invalid")
+	git := func(args ...string) string {
+		cmd := exec.Command("git", args...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			r.s.tb.Fatalf("githubtest: import %s: git %v: %v", src, args, err)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("-c", "core.autocrlf=false", "add", "-A", "-f", ".")
+	sha := git("commit-tree", git("write-tree"), "-m", "import "+filepath.Base(src))
+	git("update-ref", "refs/heads/"+branch, sha)
+	return sha
+}
+
 func (r *Repo) commit(ctx context.Context, branch, message string, files map[string]string, remove []string) (string, error) {
 	s := r.s
 	parent, err := r.resolve(ctx, "refs/heads/"+branch)

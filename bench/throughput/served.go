@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/checks/deps/depstest"
+	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
+)
+
+// servedOptions are the flags of the served-path mode.
+type servedOptions struct {
+	prs, files, cold int
+	source           string
+}
+
+// measureServed times the served path one pull request at a time: the
+// real binary (`serve`, its SQLite default, the sandbox on) against the
+// fake GitHub serving a big repository (trivy's source by default); each
+// pull request changes o.files Go files and adds a secret, and is timed
+// from its webhook to its last completed check run. The first one meets
+// a fresh mirror. The cold path is what a CI job does on the same pull
+// request: a fresh clone, then every engine loaded cold over the whole
+// tree (`gatehouse scan --no-cache --base`, a fresh process).
+func measureServed(b *testing.B, bin string, o servedOptions) {
+	src := o.source
+	if src == "" {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aquasecurity/trivy").Output()
+		if err != nil {
+			b.Fatalf("trivy's module source: %v", err)
+		}
+		src = strings.TrimSpace(string(out))
+	}
+	goFiles := spreadGoFiles(b, src, o.files)
+	fake := githubtest.New(b)
+	repo := fake.AddRepo("octo", "big")
+	main := repo.ImportDir("main", src)
+	fake.AddInstallation(installation, "octo", "octo/big")
+	keyPath := filepath.Join(b.TempDir(), "app.pem")
+	if err := os.WriteFile(keyPath, fake.PrivateKeyPEM(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	data := b.TempDir()
+	_ = os.Chmod(data, 0o755)
+	depstest.BuildDB(b, registry.DBDir(data))
+	p := start(b, bin, []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "GATEHOUSE_LOG_FORMAT=text",
+		"GATEHOUSE_DATA_DIR=" + data, "GATEHOUSE_APP_ID=" + fmt.Sprint(fake.AppID()),
+		"GATEHOUSE_PRIVATE_KEY_PATH=" + keyPath, "GATEHOUSE_WEBHOOK_SECRET=" + secret,
+		"GATEHOUSE_GITHUB_URL=" + fake.URL(), "GATEHOUSE_OFFLINE=true",
+	})
+	p.waitReady(b)
+	fmt.Printf("served path: %s (%s), %d pull requests of %d changed Go files + 1 secret; load avg [%s]\n",
+		src, main[:12], o.prs, o.files, loadavg())
+	mem := sampleMemory(p, []*proc{p})
+	var took []time.Duration
+	var pulls []githubtest.PullRequest
+	for i := range o.prs {
+		branch := fmt.Sprintf("pr-%d", i)
+		files := map[string]string{fmt.Sprintf("config/creds-%d.env", i): "GITHUB_TOKEN=" + plantedToken + "\n"}
+		for _, f := range goFiles {
+			c, err := os.ReadFile(filepath.Join(src, f))
+			if err != nil {
+				b.Fatal(err)
+			}
+			files[f] = string(c) + fmt.Sprintf("\n// change %d\n", i)
+		}
+		repo.Commit(branch, "change", files)
+		pr := fake.AddPullRequest("octo/big", githubtest.PullRequest{HeadRef: branch})
+		pulls = append(pulls, pr)
+		body := prPayload(b, repo, pr)
+		t0 := time.Now()
+		if code := deliver(p.addr, "served-"+branch, body); code != http.StatusAccepted {
+			b.Fatalf("delivery answered %d", code)
+		}
+		waitCompleted(b, fake, "octo/big", pr.HeadSHA)
+		took = append(took, time.Since(t0))
+		for _, r := range fake.CheckRuns("octo/big") {
+			if r.HeadSHA == pr.HeadSHA && r.Name == "gatehouse/secrets" && r.Conclusion != "failure" {
+				b.Errorf("%s: secrets concluded %q, want failure (the planted secret)", branch, r.Conclusion)
+			}
+		}
+	}
+	_, _, tree := mem.stop()
+	p50 := percentile(took, 50)
+	fmt.Printf("verdict (webhook in -> last check run completed): p50 %s, worst %s (first, fresh mirror: %s); all %v\n",
+		p50, slices.Max(took).Round(time.Millisecond), took[0].Round(time.Millisecond), roundAll(took))
+	fmt.Printf("peak RSS of gatehouse serve with its sandbox children: %d MiB\n", tree>>20)
+	phase := regexp.MustCompile(`phases\.\S+`)
+	for _, l := range strings.Split(p.logs(), "\n") {
+		if strings.Contains(l, `msg="scan reported"`) {
+			fmt.Println("  phases:", strings.Join(phase.FindAllString(l, -1), " "))
+		}
+	}
+	if o.cold > 0 {
+		cold := coldCI(b, bin, repo, pulls[:min(o.cold, len(pulls))])
+		c50 := percentile(cold, 50)
+		fmt.Printf("cold CI job (clone + gatehouse scan --no-cache --base, fresh process): p50 %s, all %v; served p50 is %.1fx faster\n",
+			c50, roundAll(cold), float64(c50)/float64(p50))
+	}
+	fmt.Printf("load avg at end [%s]\n", loadavg())
+}
+
+// waitCompleted waits for three completed check runs on sha.
+func waitCompleted(b *testing.B, fake *githubtest.Server, repo, sha string) {
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		n := 0
+		for _, r := range fake.CheckRuns(repo) {
+			if r.HeadSHA == sha && r.Status == "completed" {
+				n++
+			}
+		}
+		if n >= 3 {
+			return
+		}
+	}
+	b.Fatalf("no verdict on %s after 10 minutes", sha)
+}
+
+// coldCI clones each pull request afresh and scans it in a new process.
+func coldCI(b *testing.B, bin string, repo *githubtest.Repo, pulls []githubtest.PullRequest) []time.Duration {
+	data := b.TempDir()
+	depstest.BuildDB(b, registry.DBDir(data))
+	var out []time.Duration
+	for _, pr := range pulls {
+		dir := filepath.Join(b.TempDir(), "clone")
+		t0 := time.Now()
+		for _, args := range [][]string{
+			{"git", "clone", "-q", "--no-tags", "-b", pr.HeadRef, repo.CloneURL(), dir},
+			{"git", "-C", dir, "fetch", "-q", "origin", "main"},
+		} {
+			if o, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+				b.Fatalf("%v: %v\n%s", args, err, o)
+			}
+		}
+		cmd := exec.Command(bin, "scan", "--no-cache", "--base", "origin/main", "--data-dir", data, "--format", "json", ".")
+		cmd.Dir = dir
+		if o, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 1 {
+			b.Fatalf("gatehouse scan: %v\n%s", err, o)
+		}
+		out = append(out, time.Since(t0))
+	}
+	return out
+}
+
+// spreadGoFiles returns n Go files spread over the tree.
+func spreadGoFiles(b *testing.B, src string, n int) []string {
+	var all []string
+	_ = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
+			rel, _ := filepath.Rel(src, p)
+			all = append(all, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	slices.Sort(all)
+	if len(all) < n {
+		b.Fatalf("%s has only %d Go files", src, len(all))
+	}
+	out := make([]string, n)
+	for i := range out {
+		out[i] = all[i*len(all)/n]
+	}
+	return out
+}
+
+func percentile(ds []time.Duration, p int) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[max((len(s)*p+99)/100-1, 0)].Round(time.Millisecond)
+}
+
+func roundAll(ds []time.Duration) []string {
+	var out []string
+	for _, d := range ds {
+		out = append(out, d.Round(time.Millisecond).String())
+	}
+	return out
+}
