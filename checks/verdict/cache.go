@@ -303,13 +303,25 @@ func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *che
 	attributable := true
 	if fresh != nil {
 		var missed []*unit
+		// A check that lists its inputs (dependencies, IaC) counts the
+		// files it read; a unit's other files were candidates it passed
+		// over, and are not counted as scanned.
+		var read map[string]bool
+		if len(fresh.Scope.Inputs) > 0 {
+			read = map[string]bool{}
+			for _, in := range fresh.Scope.Inputs {
+				read[in] = true
+			}
+		}
 		for _, u := range units {
 			if cached[u] == nil {
 				missed = append(missed, u)
 				split[u] = &unitResult{Notes: fresh.Scope.Notes}
 				for _, f := range u.Files {
-					split[u].Files++
-					split[u].Bytes += f.Size
+					if read == nil || read[f.Path] {
+						split[u].Files++
+						split[u].Bytes += f.Size
+					}
 				}
 			}
 		}
