@@ -319,7 +319,9 @@ func start(b *testing.B, bin string, env []string) *proc {
 		}
 		select {
 		case <-p.done:
-			b.Fatalf("gatehouse exited:\n%s", p.logs())
+			// Fatalf outside go test loses the message: print it first.
+			fmt.Fprintf(os.Stderr, "gatehouse exited:\n%s\n", p.logs())
+			b.Fatalf("gatehouse exited")
 		default:
 		}
 		if time.Now().After(deadline) {

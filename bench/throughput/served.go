@@ -49,8 +49,14 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	if err := os.WriteFile(keyPath, fake.PrivateKeyPEM(), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	data := b.TempDir()
+	// Not b.TempDir(): its parent is 0700, and the sandbox user reads
+	// the DB (before issue 19's fix, that stopped serve).
+	data, err := os.MkdirTemp("", "gatehouse-served-")
+	if err != nil {
+		b.Fatal(err)
+	}
 	_ = os.Chmod(data, 0o755)
+	b.Cleanup(func() { _ = os.RemoveAll(data) })
 	depstest.BuildDB(b, registry.DBDir(data))
 	p := start(b, bin, []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + b.TempDir(), "GATEHOUSE_LOG_FORMAT=text",
