@@ -44,6 +44,10 @@ var detailsTmpl = htmltemplate.Must(htmltemplate.New("details.html.tmpl").Funcs(
 			return "pull request"
 		case "baseline":
 			return "baseline of the default branch"
+		case "merge_group":
+			return "merge queue group"
+		case "deployment":
+			return "deployment"
 		}
 		return k
 	},

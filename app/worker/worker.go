@@ -126,6 +126,18 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		log.Info("scan superseded before it started", slog.String("newer", newer))
 		return w.cancel(ctx, runs, s, newer)
 	}
+	if s.Kind == jobs.ScanMergeGroup && len(s.CheckRuns) > 0 {
+		// The queue may have destroyed the group since it was planned: the
+		// planner then completed its check runs as cancelled.
+		gone, err := runs.Cancelled(ctx, s.CheckRuns)
+		if err != nil {
+			return err
+		}
+		if gone {
+			log.Info("merge group destroyed before its scan started")
+			return nil
+		}
+	}
 	for _, check := range w.cfg.Checks {
 		if id, ok := s.CheckRuns[check]; ok {
 			if err := runs.Start(ctx, check, id); err != nil {
@@ -232,6 +244,14 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom
 		if s.HeadRef != "" {
 			spec.Refs = []string{"refs/heads/" + s.HeadRef}
 		}
+	case jobs.ScanMergeGroup:
+		// The group's gh-readonly-queue branch and the base branch.
+		if s.HeadRef != "" {
+			spec.Refs = []string{"refs/heads/" + s.HeadRef}
+		}
+		if s.BaseRef != "" {
+			spec.Refs = append(spec.Refs, "refs/heads/"+s.BaseRef)
+		}
 	}
 	snap, err := w.cfg.Mirrors.Open(ctx, s.Repo, spec)
 	if err != nil {
@@ -240,7 +260,8 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom
 	defer snap.Close()
 	log.Debug("mirror updated", slog.Bool("rebuilt", snap.Stats.Rebuilt), slog.Int("new_objects", snap.Stats.NewObjects))
 	compare := snap.MergeBase
-	if s.Kind == jobs.ScanPush && s.BaseSHA != "" {
+	if (s.Kind == jobs.ScanPush || s.Kind == jobs.ScanMergeGroup) && s.BaseSHA != "" {
+		// What the push or the group brings onto what was there.
 		compare = s.BaseSHA
 	}
 	if newBranchBase != "" {
