@@ -83,7 +83,7 @@ type Config struct {
 	OnVerdicts func([]checks.Verdict)
 }
 
-// Worker handles KindScan and KindApproval jobs.
+// Worker handles KindScan, KindApproval and KindDeployment jobs.
 type Worker struct {
 	cfg Config
 }
