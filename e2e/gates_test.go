@@ -160,6 +160,7 @@ func deploymentPayload(t *testing.T, fake *githubtest.Server, repo *githubtest.R
 func deploy(t *testing.T, h *harness, repo *githubtest.Repo, run int64, env, ref, sha string) githubtest.DeploymentAnswer {
 	t.Helper()
 	h.fake.RequestDeployment(repo.FullName(), run, env)
+	sent := time.Now()
 	if code := h.deliver("deployment_protection_rule", h.nextID(), deploymentPayload(t, h.fake, repo, run, env, ref, sha)); code != http.StatusAccepted {
 		t.Fatalf("deployment_protection_rule answered %d", code)
 	}
@@ -167,6 +168,7 @@ func deploy(t *testing.T, h *harness, repo *githubtest.Repo, run int64, env, ref
 	for {
 		for _, a := range h.fake.DeploymentAnswers(repo.FullName()) {
 			if a.RunID == run {
+				t.Logf("workflow run %d (%s to %s): %s %s after the delivery", run, sha[:7], env, a.State, time.Since(sent).Round(time.Millisecond))
 				return a
 			}
 		}
