@@ -23,7 +23,9 @@ type scanStore struct {
 	scans map[string][]byte
 }
 
-func (s scanStore) Scan(_ context.Context, repo, sha string) ([]byte, error) { return s.scans[repo+"@"+sha], nil }
+func (s scanStore) Scan(_ context.Context, repo, sha string) ([]byte, error) {
+	return s.scans[repo+"@"+sha], nil
+}
 
 // fixedPolicy is a Policies that always answers the same.
 type fixedPolicy struct {
