@@ -96,43 +96,51 @@ func TestMergeQueueGroups(t *testing.T) {
 }
 
 // A group the queue destroys before its scan starts is not scanned: its
-// check runs are completed as cancelled and no verdict is recorded. The
-// two deliveries are taken by a web-only process first, so the worker
-// that starts next plans them in order.
+// check runs are completed as cancelled and no verdict is recorded; a
+// destroyed that is planned before its group's checks_requested leaves
+// cancelled runs and the group is never planned. The deliveries are taken
+// by a web-only process first, so the worker that starts next plans them
+// in order.
 func TestMergeGroupDestroyedCancels(t *testing.T) {
 	fake := githubtest.New(t)
 	repo := newRepo(t, fake)
 	base := repo.Head("main")
-	ref := "gh-readonly-queue/main/pr-3-" + base
-	head := repo.Commit(ref, "Merge pull request #3 from octo/feature", map[string]string{"deploy.sh": "export GITHUB_TOKEN=" + plantedToken + "\n"})
+	refA, refB := "gh-readonly-queue/main/pr-3-"+base, "gh-readonly-queue/main/pr-4-"+base
+	headA := repo.Commit(refA, "Merge pull request #3 from octo/feature", map[string]string{"deploy.sh": "export GITHUB_TOKEN=" + plantedToken + "\n"})
+	headB := repo.Commit(refB, "Merge pull request #4 from octo/other", map[string]string{"other.sh": "export GITHUB_TOKEN=" + plantedToken + "\n"})
 	dir := t.TempDir()
 	inDir := func(role string, workers int) option {
 		return func(c *server.Config) { c.DataDir, c.Role, c.Workers = dir, role, workers }
 	}
 	web := start(t, fake, withEvidence(t), inDir(server.RoleWeb, 1))
-	if code := web.deliver("merge_group", web.nextID(), mergeGroupPayload(t, "checks_requested", repo, ref, head, base)); code != http.StatusAccepted {
-		t.Fatalf("checks_requested answered %d", code)
-	}
-	if code := web.deliver("merge_group", web.nextID(), mergeGroupPayload(t, "destroyed", repo, ref, head, base)); code != http.StatusAccepted {
-		t.Fatalf("destroyed answered %d", code)
+	for _, d := range []struct{ action, ref, head string }{
+		{"checks_requested", refA, headA}, {"destroyed", refA, headA}, // the usual order
+		{"destroyed", refB, headB}, {"checks_requested", refB, headB}, // the group left before it was planned
+	} {
+		if code := web.deliver("merge_group", web.nextID(), mergeGroupPayload(t, d.action, repo, d.ref, d.head, base)); code != http.StatusAccepted {
+			t.Fatalf("%s answered %d", d.action, code)
+		}
 	}
 	web.stop()
 	h := start(t, fake, withEvidence(t), inDir(server.RoleAll, 1))
-	h.waitRuns("octo/demo", head, 3)
+	h.waitRuns("octo/demo", headA, 3)
+	h.waitRuns("octo/demo", headB, 3)
 	h.waitIdle()
 	runs := fake.CheckRuns("octo/demo") // as they stand once everything ran
 	for _, r := range runs {
 		if r.Conclusion != "cancelled" || r.Output.Title != "Merge group dequeued before its scan completed" {
-			t.Errorf("%s = %s %q, want cancelled", r.Name, r.Conclusion, r.Output.Title)
+			t.Errorf("%s on %s = %s %q, want cancelled", r.Name, r.HeadSHA[:7], r.Conclusion, r.Output.Title)
 		}
 	}
-	if len(runs) != 3 {
-		t.Errorf("%d check runs on the repository, want the group's 3", len(runs))
+	if len(runs) != 6 {
+		t.Errorf("%d check runs on the repository, want the two groups' 3 each", len(runs))
 	}
-	code, body := h.apiGet("/api/v1/verdicts?repo=octo/demo&sha="+head, apiToken)
-	var page evidence.Page
-	if err := json.Unmarshal(body, &page); code != http.StatusOK || err != nil || len(page.Verdicts) != 0 {
-		t.Errorf("verdicts of the destroyed group: %d %v %s", code, err, body)
+	for _, head := range []string{headA, headB} {
+		code, body := h.apiGet("/api/v1/verdicts?repo=octo/demo&sha="+head, apiToken)
+		var page evidence.Page
+		if err := json.Unmarshal(body, &page); code != http.StatusOK || err != nil || len(page.Verdicts) != 0 {
+			t.Errorf("verdicts of the destroyed group %s: %d %v %s", head[:7], code, err, body)
+		}
 	}
 }
 

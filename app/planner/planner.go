@@ -138,7 +138,7 @@ func (p *Planner) Plan(ctx context.Context, deliveryID string) error {
 		return nil
 	case *github.MergeGroupEvent:
 		if e.GetAction() == "destroyed" {
-			return p.destroyed(ctx, log, e)
+			return p.destroyed(ctx, log, d, e)
 		}
 		scan, err := Decide(parsed)
 		if errors.Is(err, ErrIgnored) {
@@ -146,6 +146,16 @@ func (p *Planner) Plan(ctx context.Context, deliveryID string) error {
 		}
 		if err != nil {
 			return err
+		}
+		runs, err := p.groupRuns(scan)
+		if err != nil {
+			return err
+		}
+		if gone, err := runs.Cancelled(ctx); err != nil {
+			return err
+		} else if gone {
+			log.Info("merge group destroyed before it was planned", slog.String("repo", scan.Repo), slog.String("sha", scan.HeadSHA))
+			return nil
 		}
 		scans = append(scans, scan)
 	case *events.DeploymentGate:
@@ -395,32 +405,60 @@ func Deployment(e *events.DeploymentGate) (jobs.Deployment, error) {
 // destroyed cancels what is left of a merge group that left the queue
 // (merged, invalidated or dequeued): its check runs that are not yet
 // completed are completed as cancelled, and its scan, when it starts,
-// finds them so and stops.
-func (p *Planner) destroyed(ctx context.Context, log *slog.Logger, e *github.MergeGroupEvent) error {
-	head := e.GetMergeGroup().GetHeadSHA()
-	if head == "" || e.GetRepo() == nil {
+// finds them so and stops. When the group has no check runs yet (this
+// delivery is planned before its checks_requested), they are created
+// cancelled, so the checks_requested that follows plans nothing.
+func (p *Planner) destroyed(ctx context.Context, log *slog.Logger, d Delivery, e *github.MergeGroupEvent) error {
+	g := e.GetMergeGroup()
+	if g.GetHeadSHA() == "" || e.GetRepo() == nil {
 		return nil
 	}
-	gh, err := p.cfg.Clients.Installation(e.GetInstallation().GetID())
-	if err != nil {
-		return err
+	scan := jobs.Scan{
+		DeliveryID: d.ID, InstallationID: e.GetInstallation().GetID(), Repo: e.GetRepo().GetFullName(), Kind: jobs.ScanMergeGroup,
+		HeadSHA: g.GetHeadSHA(), HeadRef: strings.TrimPrefix(g.GetHeadRef(), "refs/heads/"), BaseSHA: g.GetBaseSHA(),
 	}
-	owner, name := e.GetRepo().GetOwner().GetLogin(), e.GetRepo().GetName()
 	reason := e.GetReason()
 	if reason == "" {
 		reason = "destroyed"
 	}
 	title := "Merge group " + reason + " before its scan completed"
 	summary := fmt.Sprintf("The merge queue destroyed this group (`%s`, reason: %s); gatehouse stopped its scan. A new group gets its own check runs.",
-		strings.TrimPrefix(e.GetMergeGroup().GetHeadRef(), "refs/heads/"), reason)
-	runs := &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: head, AppID: p.cfg.Clients.AppID()}
+		scan.HeadRef, reason)
+	runs, err := p.groupRuns(scan)
+	if err != nil {
+		return err
+	}
 	n, err := runs.CancelPending(ctx, title, summary, p.cfg.Now())
 	if err != nil {
 		return err
 	}
-	log.Info("merge group destroyed: pending check runs cancelled", slog.String("repo", e.GetRepo().GetFullName()),
-		slog.String("sha", head), slog.String("reason", reason), slog.Int("cancelled", n))
+	if n == 0 {
+		gone, err := runs.Cancelled(ctx)
+		if err != nil {
+			return err
+		}
+		if !gone {
+			if _, err := report.QueueCheckRuns(ctx, runs.GH, p.cfg.Clients.AppID(), scan, p.cfg.Checks, ""); err != nil {
+				return err
+			}
+			if n, err = runs.CancelPending(ctx, title, summary, p.cfg.Now()); err != nil {
+				return err
+			}
+		}
+	}
+	log.Info("merge group destroyed: pending check runs cancelled", slog.String("repo", scan.Repo),
+		slog.String("sha", scan.HeadSHA), slog.String("reason", reason), slog.Int("cancelled", n))
 	return nil
+}
+
+// groupRuns is the check runs of a merge group's commit.
+func (p *Planner) groupRuns(s jobs.Scan) (*report.CheckRuns, error) {
+	gh, err := p.cfg.Clients.Installation(s.InstallationID)
+	if err != nil {
+		return nil, err
+	}
+	owner, name, _ := strings.Cut(s.Repo, "/")
+	return &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: s.HeadSHA, AppID: p.cfg.Clients.AppID()}, nil
 }
 
 // Approval reads an approving review of an open pull request. Whether the

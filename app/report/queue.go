@@ -31,18 +31,17 @@ func (c *CheckRuns) CancelPending(ctx context.Context, title, summary string, no
 	return n, nil
 }
 
-// Cancelled reports whether any of the given check runs was completed as
-// cancelled: a merge group destroyed before its scan started.
-func (c *CheckRuns) Cancelled(ctx context.Context, ids map[string]int64) (bool, error) {
+// Cancelled reports whether any of the app's check runs on the commit was
+// completed as cancelled: on a merge group's commit, the queue destroyed
+// the group.
+func (c *CheckRuns) Cancelled(ctx context.Context) (bool, error) {
 	runs, err := c.all(ctx)
 	if err != nil {
 		return false, err
 	}
 	for _, r := range runs {
-		for _, id := range ids {
-			if r.GetID() == id && r.GetStatus() == "completed" && r.GetConclusion() == "cancelled" {
-				return true, nil
-			}
+		if r.GetStatus() == "completed" && r.GetConclusion() == "cancelled" {
+			return true, nil
 		}
 	}
 	return false, nil

@@ -126,16 +126,19 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		log.Info("scan superseded before it started", slog.String("newer", newer))
 		return w.cancel(ctx, runs, s, newer)
 	}
-	if s.Kind == jobs.ScanMergeGroup && len(s.CheckRuns) > 0 {
+	if s.Kind == jobs.ScanMergeGroup {
 		// The queue may have destroyed the group since it was planned: the
-		// planner then completed its check runs as cancelled.
-		gone, err := runs.Cancelled(ctx, s.CheckRuns)
+		// planner then completed the group's check runs as cancelled (or,
+		// when it saw none yet, created them so).
+		gone, err := runs.Cancelled(ctx)
 		if err != nil {
 			return err
 		}
 		if gone {
 			log.Info("merge group destroyed before its scan started")
-			return nil
+			_, err := runs.CancelPending(ctx, "Merge group destroyed before its scan started",
+				"The merge queue destroyed this group; gatehouse did not scan it. A new group gets its own check runs.", w.cfg.Now())
+			return err
 		}
 	}
 	for _, check := range w.cfg.Checks {
