@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -92,5 +93,29 @@ func TestDeployDecidesFromTheStoredScan(t *testing.T) {
 	}
 	if runner.calls != 0 {
 		t.Errorf("deciding from a stored scan ran the scanner %d times", runner.calls)
+	}
+}
+
+// A deployment whose decision failed for good is rejected with the
+// error, so the workflow run does not wait for the rule's timeout.
+func TestFailDeploymentRejects(t *testing.T) {
+	fake := githubtest.New(t)
+	repo := fake.AddRepo("octo", "demo")
+	sha := repo.Commit("main", "init", map[string]string{"a.txt": "a\n"})
+	fake.AddInstallation(7, "octo", "octo/demo")
+	urls, _ := ghclient.ParseURLs(fake.URL())
+	f, err := ghclient.New(ghclient.Config{URLs: urls, AppID: fake.AppID(), PrivateKey: fake.PrivateKeyPEM(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake.RequestDeployment("octo/demo", 9, "production")
+	w := New(Config{Clients: f, Logger: slog.New(slog.DiscardHandler)})
+	d := jobs.Deployment{DeliveryID: "dep", InstallationID: 7, Repo: "octo/demo", Environment: "production", SHA: sha, RunID: 9}
+	if err := w.FailDeployment(context.Background(), d, errors.New("fetch octo/demo: 502\nBad Gateway")); err != nil {
+		t.Fatal(err)
+	}
+	a := fake.DeploymentAnswers("octo/demo")
+	if len(a) != 1 || a[0].State != "rejected" || !strings.Contains(a[0].Comment, "Last error: `fetch octo/demo: 502 Bad Gateway`") {
+		t.Errorf("answers = %+v", a)
 	}
 }
