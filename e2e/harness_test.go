@@ -86,6 +86,8 @@ type harness struct {
 	url    string
 	secret []byte
 	seq    atomic.Int64
+	// stop ends the server (once) and waits for it; cleanup calls it too.
+	stop func()
 }
 
 type option func(*server.Config)
@@ -111,12 +113,16 @@ func start(t *testing.T, fake *githubtest.Server, opts ...option) *harness {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server run: %v", err)
-		}
-	})
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("server run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(h.stop)
 	return h
 }
 

@@ -50,6 +50,7 @@ const OPERATIONS = [
   "GET /repos/{owner}/{repo}/tarball/{ref}",
   "POST /repos/{owner}/{repo}/code-scanning/sarifs",
   "POST /app-manifests/{code}/conversions",
+  "POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule",
 ];
 
 const DEFAULT_OUT = path.join(

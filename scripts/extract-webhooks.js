@@ -45,6 +45,54 @@ const WANTED = [
   ["installation.deleted", "installation", (e) => e.action === "deleted"],
   ["installation_repositories.added", "installation_repositories", (e) => e.action === "added"],
   ["ping", "ping", () => true],
+  ["merge_group.checks_requested", "merge_group", (e) => e.action === "checks_requested"],
+];
+
+// DERIVED lists payloads the package does not record, built from a recorded
+// one (file stem of WANTED) by a function: the fields GitHub documents for
+// the event (the published webhook schema in @octokit/openapi) on the
+// recorded repository, installation and sender.
+const DERIVED = [
+  // GitHub sends destroyed when a group merges, is invalidated or dequeued.
+  ["merge_group.destroyed", "merge_group.checks_requested", (e) => ({
+    action: "destroyed",
+    reason: "dequeued",
+    ...Object.fromEntries(Object.entries(e).filter(([k]) => k !== "action")),
+  })],
+  // A custom deployment protection rule's request: the package has no
+  // deployment_protection_rule example at all.
+  ["deployment_protection_rule.requested", "merge_group.checks_requested", (e) => ({
+    action: "requested",
+    environment: "production",
+    event: "push",
+    sha: e.merge_group.base_sha,
+    ref: e.merge_group.base_ref,
+    deployment_callback_url: `https://api.github.com/repos/${e.repository.full_name}/actions/runs/1234567890/deployment_protection_rule`,
+    deployment: {
+      url: `https://api.github.com/repos/${e.repository.full_name}/deployments/987654321`,
+      id: 987654321,
+      node_id: "DE_kwDOABCDEFzOOt5oMQ",
+      sha: e.merge_group.base_sha,
+      ref: e.merge_group.base_ref.replace(/^refs\/heads\//, ""),
+      task: "deploy",
+      payload: {},
+      original_environment: "production",
+      environment: "production",
+      description: null,
+      creator: e.sender,
+      created_at: "2019-05-15T15:20:31Z",
+      updated_at: "2019-05-15T15:20:31Z",
+      statuses_url: `https://api.github.com/repos/${e.repository.full_name}/deployments/987654321/statuses`,
+      repository_url: `https://api.github.com/repos/${e.repository.full_name}`,
+      transient_environment: false,
+      production_environment: true,
+    },
+    pull_requests: [],
+    repository: e.repository,
+    organization: e.organization,
+    installation: e.installation,
+    sender: e.sender,
+  })],
 ];
 
 const DEFAULT_OUT = path.join(__dirname, "..", "testdata", "webhooks");
@@ -115,11 +163,26 @@ function main() {
       hasInstallation: Boolean(example.installation),
     };
   }
+  for (const [stem, from, build] of DERIVED) {
+    const src = JSON.parse(fs.readFileSync(path.join(outDir, `${from}.json`), "utf8"));
+    const example = build(src);
+    const file = `${stem}.json`;
+    fs.writeFileSync(
+      path.join(outDir, file),
+      JSON.stringify(example, null, 2) + "\n",
+    );
+    manifest.files[file] = {
+      event: stem.split(".")[0],
+      action: example.action,
+      derivedFrom: `${from}.json`,
+      hasInstallation: Boolean(example.installation),
+    };
+  }
   fs.writeFileSync(
     path.join(outDir, "manifest.json"),
     JSON.stringify(manifest, null, 2) + "\n",
   );
-  console.log(`wrote ${WANTED.length} examples to ${outDir}`);
+  console.log(`wrote ${WANTED.length + DERIVED.length} examples to ${outDir}`);
 }
 
 main();

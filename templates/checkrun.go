@@ -9,7 +9,7 @@ import (
 
 // Range says what a verdict compared.
 type Range struct {
-	Kind     string // "pull_request", "push", "baseline", "rerun", "local"
+	Kind     string // "pull_request", "push", "baseline", "merge_group", "rerun", "local"
 	Base     string // base commit (pull request) or before (push); empty: head alone
 	Head     string
 	NewRef   bool // push of a new branch: head alone, said so

@@ -56,6 +56,7 @@ func TestCheckRunScopeGolden(t *testing.T) {
 		"push":         {Kind: "push", Base: crBase, Head: crHead},
 		"new_branch":   {Kind: "push", Head: crHead, NewRef: true},
 		"baseline":     {Kind: "baseline", Head: crHead},
+		"merge_group":  {Kind: "merge_group", Base: crBase, Head: crHead},
 	}
 	for name, rng := range ranges {
 		for _, c := range []struct {

@@ -44,6 +44,10 @@ var detailsTmpl = htmltemplate.Must(htmltemplate.New("details.html.tmpl").Funcs(
 			return "pull request"
 		case "baseline":
 			return "baseline of the default branch"
+		case "merge_group":
+			return "merge queue group"
+		case "deployment":
+			return "deployment"
 		}
 		return k
 	},
@@ -53,7 +57,7 @@ var detailsTmpl = htmltemplate.Must(htmltemplate.New("details.html.tmpl").Funcs(
 type DetailsData struct {
 	ID         string
 	Repository string // owner/name
-	Kind       string // pull_request, push, baseline
+	Kind       string // pull_request, push, baseline, merge_group, deployment
 	PRNumber   int
 	DeliveryID string
 	Trigger    string
@@ -78,6 +82,17 @@ type DetailsData struct {
 	Seq            int64
 	Hash, PrevHash string
 	Duration       time.Duration
+	// Deployment is set on a deployment protection rule's decision.
+	Deployment *DetailsDeployment
+}
+
+// DetailsDeployment is a deployment decision as the page shows it.
+type DetailsDeployment struct {
+	Environment string
+	State       string // approved or rejected
+	WorkflowRun int64
+	Overlay     bool   // the policy had environments.<name>
+	FromKind    string // the scan decided again: pull_request, push, merge_group
 }
 
 // DetailsCheck is one check's verdict on the details page.

@@ -55,7 +55,10 @@ func TestDetailsGolden(t *testing.T) {
 		Checks: []DetailsCheck{{Name: "secrets", Mode: "block", Conclusion: "failure", Title: "Policy file is invalid", Error: "acme/.github:.github/gatehouse.yml:3: unknown key"}},
 		Seq:    1, Hash: "33f759401578c8d03bcf3e21cbcf3d67ccb50326784785e6654c8cd3754d5296",
 	}
-	for name, d := range map[string]DetailsData{"details_pull_request.html": detailsFixture(), "details_policy_error.html": bare} {
+	deployment := detailsFixture()
+	deployment.Kind, deployment.PRNumber, deployment.Trigger = "deployment", 0, "deployment to production (workflow run 1234567890)"
+	deployment.Deployment = &DetailsDeployment{Environment: "production", State: "rejected", WorkflowRun: 1234567890, Overlay: true, FromKind: "push"}
+	for name, d := range map[string]DetailsData{"details_pull_request.html": detailsFixture(), "details_policy_error.html": bare, "details_deployment.html": deployment} {
 		t.Run(name, func(t *testing.T) {
 			b, err := Details(d)
 			if err != nil {

@@ -20,6 +20,8 @@ func scopeLines(d *CheckRunData) []string {
 		lines = append(lines, fmt.Sprintf("Range: pushed `%s..%s`", short(r.Base), short(r.Head)))
 	case r.Kind == "push":
 		lines = append(lines, fmt.Sprintf("Range: new branch, head `%s` alone (its commits not on the default branch)", short(r.Head)))
+	case r.Kind == "merge_group" && r.Base != "":
+		lines = append(lines, fmt.Sprintf("Range: merge group `%s` onto base `%s` (merge queue)", short(r.Head), short(r.Base)))
 	case r.Kind == "baseline":
 		lines = append(lines, fmt.Sprintf("Range: baseline of the default branch at `%s` (head alone)", short(r.Head)))
 	default:

@@ -88,6 +88,9 @@ func detailsData(s *evidence.Stored, sbomURL string) templates.DetailsData {
 	if r.VulnDB != nil {
 		d.DBUpdatedAt = r.VulnDB.UpdatedAt
 	}
+	if dep := r.Deployment; dep != nil {
+		d.Deployment = &templates.DetailsDeployment{Environment: dep.Environment, State: dep.State, WorkflowRun: dep.WorkflowRun, Overlay: dep.Overlay, FromKind: dep.FromKind}
+	}
 	if b := r.SBOM; b != nil {
 		d.SBOM = &templates.DetailsSBOM{URL: sbomURL, SpecVersion: b.SpecVersion, Components: b.Components, SHA256: b.SHA256, Error: b.Error}
 	}

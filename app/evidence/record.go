@@ -45,11 +45,30 @@ type Record struct {
 	VulnDB    *VulnDB `json:"vulnerability_db,omitempty"`
 	SBOM      *SBOM   `json:"sbom,omitempty"`
 	Timings   Timings `json:"timings"`
+	// Deployment is set on a deployment protection rule's decision
+	// (event kind deployment).
+	Deployment *Deployment `json:"deployment,omitempty"`
+}
+
+// Deployment is a decision on a deployment: the environment, the workflow
+// run GitHub asked for, and the answer given.
+type Deployment struct {
+	Environment  string `json:"environment"`
+	WorkflowRun  int64  `json:"workflow_run"`
+	DeploymentID int64  `json:"deployment_id,omitempty"`
+	State        string `json:"state"` // approved or rejected
+	// Overlay is true when the policy has environments.<name> for it.
+	Overlay bool `json:"overlay"`
+	// From says which scan of the commit was judged: its kind and
+	// delivery (a pull request head, a push, a merge group, or a scan
+	// made for this deployment).
+	FromKind     string `json:"from_kind"`
+	FromDelivery string `json:"from_delivery"`
 }
 
 // Event says what asked for the verdict.
 type Event struct {
-	Kind           string `json:"kind"` // pull_request, push, baseline
+	Kind           string `json:"kind"` // pull_request, push, baseline, merge_group, deployment
 	DeliveryID     string `json:"delivery_id"`
 	InstallationID int64  `json:"installation_id,omitempty"`
 	Trigger        string `json:"trigger,omitempty"` // who re-ran, or what
@@ -184,6 +203,8 @@ type Input struct {
 	// Version is gatehouse's version.
 	Version           string
 	Started, Finished time.Time
+	// Deployment is set for a deployment protection rule's decision.
+	Deployment *Deployment
 }
 
 // Overall is the decision of a set of verdicts: failure if any check
@@ -211,6 +232,10 @@ func build(in Input, id string, now time.Time) *Record {
 		Decision: Overall(in.Verdicts),
 		Checks:   []Check{},
 		Timings:  Timings{StartedAt: micro(in.Started), FinishedAt: micro(in.Finished), DurationMS: in.Finished.Sub(in.Started).Milliseconds()},
+	}
+	if in.Deployment != nil {
+		d := *in.Deployment
+		r.Deployment = &d
 	}
 	if r.Policy.Sources == nil {
 		r.Policy.Sources = []string{}

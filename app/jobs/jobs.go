@@ -8,6 +8,8 @@ const (
 	KindDelivery = "delivery" // plan a stored webhook delivery
 	KindScan     = "scan"     // fetch, scan, evaluate and report one commit
 	KindApproval = "approval" // decide a pull request again on an approving review
+	// KindDeployment answers a deployment protection rule request.
+	KindDeployment = "deployment"
 )
 
 // Delivery is the argument of a KindDelivery job.
@@ -20,6 +22,9 @@ const (
 	ScanPullRequest = "pull_request"
 	ScanPush        = "push"
 	ScanBaseline    = "baseline"
+	// ScanMergeGroup is a merge queue's group: its temporary
+	// gh-readonly-queue commit judged against the base branch's commit.
+	ScanMergeGroup = "merge_group"
 )
 
 // Scan is the argument of a KindScan job.
@@ -30,8 +35,8 @@ type Scan struct {
 	Kind           string `json:"kind"` // ScanPullRequest, ScanPush, ScanBaseline
 	HeadSHA        string `json:"head_sha"`
 	HeadRef        string `json:"head_ref,omitempty"` // branch pushed to
-	// BaseSHA is the pull request's base commit, or the push's "before"
-	// (empty for a new branch).
+	// BaseSHA is the pull request's base commit, the push's "before"
+	// (empty for a new branch), or the merge group's base.
 	BaseSHA       string `json:"base_sha,omitempty"`
 	BaseRef       string `json:"base_ref,omitempty"`
 	DefaultBranch string `json:"default_branch,omitempty"`
@@ -64,4 +69,18 @@ type Approval struct {
 	Reviewer       string `json:"reviewer"`  // who approved
 	ReviewID       int64  `json:"review_id"` // the review
 	CommitID       string `json:"commit_id"` // the head the review was given on
+}
+
+// Deployment is the argument of a KindDeployment job: GitHub asks whether
+// a workflow run may deploy a commit to an environment.
+type Deployment struct {
+	DeliveryID     string `json:"delivery_id"`
+	InstallationID int64  `json:"installation_id"`
+	Repo           string `json:"repo"` // owner/name
+	Environment    string `json:"environment"`
+	SHA            string `json:"sha"` // the deployed commit
+	Ref            string `json:"ref,omitempty"`
+	DefaultBranch  string `json:"default_branch,omitempty"`
+	RunID          int64  `json:"run_id"`                  // the workflow run the answer is for
+	DeploymentID   int64  `json:"deployment_id,omitempty"` // GitHub's deployment, when one exists
 }

@@ -39,11 +39,12 @@ type Clients interface {
 	Forget(installationID int64)
 }
 
-// Enqueuer schedules a scan, at a time (zero: now), and the decision on
-// an approval.
+// Enqueuer schedules a scan, at a time (zero: now), the decision on an
+// approval, and the answer to a deployment protection rule.
 type Enqueuer interface {
 	EnqueueScan(ctx context.Context, args jobs.Scan, at time.Time) error
 	EnqueueApproval(ctx context.Context, args jobs.Approval) error
+	EnqueueDeployment(ctx context.Context, args jobs.Deployment) error
 }
 
 // Heads records the newest head of each pull request, so a scan of an older
@@ -134,6 +135,40 @@ func (p *Planner) Plan(ctx context.Context, deliveryID string) error {
 			return fmt.Errorf("enqueue the approval of %s#%d: %w", a.Repo, a.PRNumber, err)
 		}
 		log.Info("approval planned", slog.String("repo", a.Repo), slog.Int("pr", a.PRNumber), slog.String("reviewer", a.Reviewer))
+		return nil
+	case *github.MergeGroupEvent:
+		if e.GetAction() == "destroyed" {
+			return p.destroyed(ctx, log, d, e)
+		}
+		scan, err := Decide(parsed)
+		if errors.Is(err, ErrIgnored) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		runs, err := p.groupRuns(scan)
+		if err != nil {
+			return err
+		}
+		if gone, err := runs.Cancelled(ctx); err != nil {
+			return err
+		} else if gone {
+			log.Info("merge group destroyed before it was planned", slog.String("repo", scan.Repo), slog.String("sha", scan.HeadSHA))
+			return nil
+		}
+		scans = append(scans, scan)
+	case *events.DeploymentGate:
+		dep, err := Deployment(e)
+		if errors.Is(err, ErrIgnored) {
+			log.Info("deployment request names no commit or workflow run")
+			return nil
+		}
+		dep.DeliveryID = deliveryID
+		if err := p.cfg.Queue.EnqueueDeployment(ctx, dep); err != nil {
+			return fmt.Errorf("enqueue the deployment of %s@%s to %s: %w", dep.Repo, dep.SHA, dep.Environment, err)
+		}
+		log.Info("deployment gate planned", slog.String("repo", dep.Repo), slog.String("sha", dep.SHA), slog.String("environment", dep.Environment))
 		return nil
 	default:
 		scan, err := Decide(parsed)
@@ -313,6 +348,23 @@ func Decide(parsed any) (jobs.Scan, error) {
 		}
 		return pullScan(e.GetInstallation().GetID(), e.GetRepo(), pr, "pull_request."+e.GetAction()), nil
 
+	case *github.MergeGroupEvent:
+		g := e.GetMergeGroup()
+		if e.GetAction() != "checks_requested" || g.GetHeadSHA() == "" {
+			return jobs.Scan{}, ErrIgnored
+		}
+		return jobs.Scan{
+			InstallationID: e.GetInstallation().GetID(),
+			Repo:           e.GetRepo().GetFullName(),
+			Kind:           jobs.ScanMergeGroup,
+			HeadSHA:        g.GetHeadSHA(),
+			HeadRef:        strings.TrimPrefix(g.GetHeadRef(), "refs/heads/"),
+			BaseSHA:        g.GetBaseSHA(),
+			BaseRef:        strings.TrimPrefix(g.GetBaseRef(), "refs/heads/"),
+			DefaultBranch:  e.GetRepo().GetDefaultBranch(),
+			Trigger:        "merge_group.checks_requested",
+		}, nil
+
 	case *github.PushEvent:
 		if e.GetDeleted() || isZero(e.GetAfter()) || !strings.HasPrefix(e.GetRef(), "refs/heads/") {
 			return jobs.Scan{}, ErrIgnored
@@ -333,6 +385,80 @@ func Decide(parsed any) (jobs.Scan, error) {
 		}, nil
 	}
 	return jobs.Scan{}, ErrIgnored
+}
+
+// Deployment reads a deployment protection rule request. It is pure.
+func Deployment(e *events.DeploymentGate) (jobs.Deployment, error) {
+	if !events.Wants("deployment_protection_rule", e.Action) || e.Commit() == "" || e.RunID() == 0 || e.Repo == nil {
+		return jobs.Deployment{}, ErrIgnored
+	}
+	d := jobs.Deployment{
+		InstallationID: e.Installation.ID, Repo: e.Repo.GetFullName(), Environment: e.Environment,
+		SHA: e.Commit(), Ref: e.Ref, DefaultBranch: e.Repo.GetDefaultBranch(), RunID: e.RunID(),
+	}
+	if e.Deployment != nil {
+		d.DeploymentID = e.Deployment.ID
+	}
+	return d, nil
+}
+
+// destroyed cancels what is left of a merge group that left the queue
+// (merged, invalidated or dequeued): its check runs that are not yet
+// completed are completed as cancelled, and its scan, when it starts,
+// finds them so and stops. When the group has no check runs yet (this
+// delivery is planned before its checks_requested), they are created
+// cancelled, so the checks_requested that follows plans nothing.
+func (p *Planner) destroyed(ctx context.Context, log *slog.Logger, d Delivery, e *github.MergeGroupEvent) error {
+	g := e.GetMergeGroup()
+	if g.GetHeadSHA() == "" || e.GetRepo() == nil {
+		return nil
+	}
+	scan := jobs.Scan{
+		DeliveryID: d.ID, InstallationID: e.GetInstallation().GetID(), Repo: e.GetRepo().GetFullName(), Kind: jobs.ScanMergeGroup,
+		HeadSHA: g.GetHeadSHA(), HeadRef: strings.TrimPrefix(g.GetHeadRef(), "refs/heads/"), BaseSHA: g.GetBaseSHA(),
+	}
+	reason := e.GetReason()
+	if reason == "" {
+		reason = "destroyed"
+	}
+	title := "Merge group " + reason + " before its scan completed"
+	summary := fmt.Sprintf("The merge queue destroyed this group (`%s`, reason: %s); gatehouse stopped its scan. A new group gets its own check runs.",
+		scan.HeadRef, reason)
+	runs, err := p.groupRuns(scan)
+	if err != nil {
+		return err
+	}
+	n, err := runs.CancelPending(ctx, title, summary, p.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		gone, err := runs.Cancelled(ctx)
+		if err != nil {
+			return err
+		}
+		if !gone {
+			if _, err := report.QueueCheckRuns(ctx, runs.GH, p.cfg.Clients.AppID(), scan, p.cfg.Checks, ""); err != nil {
+				return err
+			}
+			if n, err = runs.CancelPending(ctx, title, summary, p.cfg.Now()); err != nil {
+				return err
+			}
+		}
+	}
+	log.Info("merge group destroyed: pending check runs cancelled", slog.String("repo", scan.Repo),
+		slog.String("sha", scan.HeadSHA), slog.String("reason", reason), slog.Int("cancelled", n))
+	return nil
+}
+
+// groupRuns is the check runs of a merge group's commit.
+func (p *Planner) groupRuns(s jobs.Scan) (*report.CheckRuns, error) {
+	gh, err := p.cfg.Clients.Installation(s.InstallationID)
+	if err != nil {
+		return nil, err
+	}
+	owner, name, _ := strings.Cut(s.Repo, "/")
+	return &report.CheckRuns{GH: gh, Repo: report.Repo{Owner: owner, Name: name}, HeadSHA: s.HeadSHA, AppID: p.cfg.Clients.AppID()}, nil
 }
 
 // Approval reads an approving review of an open pull request. Whether the

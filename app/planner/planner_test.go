@@ -2,6 +2,7 @@ package planner
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"testing"
 
@@ -45,6 +46,8 @@ func TestDecide(t *testing.T) {
 		{event: "check_run", example: "check_run.rerequested", want: jobs.Scan{Kind: jobs.ScanPush}},
 		{event: "check_suite", example: "check_suite.rerequested", want: jobs.Scan{Kind: jobs.ScanPullRequest, PRNumber: 2}}, // the suite names its pull request
 		{event: "ping", example: "ping", ignored: true},
+		{event: "merge_group", example: "merge_group.checks_requested", want: jobs.Scan{Kind: jobs.ScanMergeGroup}},
+		{event: "merge_group", example: "merge_group.destroyed", ignored: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.example, func(t *testing.T) {
@@ -88,5 +91,41 @@ func TestDecidePushNewBranchHasNoBase(t *testing.T) {
 func TestDecideRejectsGarbage(t *testing.T) {
 	if _, err := events.Decode("pull_request", []byte(`{"action":`)); err == nil || errors.Is(err, ErrIgnored) {
 		t.Fatalf("err = %v, want a decode error", err)
+	}
+}
+
+// A merge group is judged on its gh-readonly-queue head against the
+// base branch's commit.
+func TestDecideMergeGroup(t *testing.T) {
+	got, err := decide(t, "merge_group", load(t, "merge_group.checks_requested"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := jobs.Scan{
+		InstallationID: 1, Repo: got.Repo, Kind: jobs.ScanMergeGroup,
+		HeadSHA: "2ffea6db159f6b6c47a24e778fb9ef40cf6b1c7d", HeadRef: "gh-readonly-queue/main/pr-104-929f8209d40f77f4abc622a499c93a83babdbe64",
+		BaseSHA: "380387fbc80638b734a49e1be1c4dfec1c01b33c", BaseRef: "main", DefaultBranch: got.DefaultBranch, Trigger: "merge_group.checks_requested",
+	}
+	if got.Repo == "" || got.DefaultBranch == "" || fmt.Sprintf("%+v", got) != fmt.Sprintf("%+v", want) {
+		t.Errorf("Decide = %+v\nwant %+v", got, want)
+	}
+}
+
+func TestDeployment(t *testing.T) {
+	parsed, err := events.Decode("deployment_protection_rule", load(t, "deployment_protection_rule.requested"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := parsed.(*events.DeploymentGate)
+	got, err := Deployment(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.RunID != 1234567890 || got.Environment != "production" || got.SHA == "" || got.Repo == "" || got.DeploymentID != 987654321 || got.InstallationID != 1 {
+		t.Errorf("Deployment = %+v", got)
+	}
+	g.CallbackURL = ""
+	if _, err := Deployment(g); !errors.Is(err, ErrIgnored) {
+		t.Errorf("a request without a workflow run: err = %v, want ignored", err)
 	}
 }

@@ -44,9 +44,9 @@ func customChecks(ctx context.Context, gh *github.Client, scan jobs.Scan) ([]che
 }
 
 // policyRef is the commit a scan's repository settings are read from: the
-// base of a pull request, else the default branch.
+// base of a pull request or a merge group, else the default branch.
 func policyRef(scan jobs.Scan) string {
-	if scan.Kind == jobs.ScanPullRequest && scan.BaseSHA != "" {
+	if (scan.Kind == jobs.ScanPullRequest || scan.Kind == jobs.ScanMergeGroup) && scan.BaseSHA != "" {
 		return scan.BaseSHA
 	}
 	return scan.DefaultBranch

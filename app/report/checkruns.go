@@ -78,28 +78,19 @@ func (c *CheckRuns) ensure(ctx context.Context, names []string, externalID func(
 
 // list returns the app's check runs on the commit by external id.
 func (c *CheckRuns) list(ctx context.Context) (map[string]int64, error) {
-	out := map[string]int64{}
-	opts := &github.ListCheckRunsOptions{Filter: github.Ptr("all"), ListOptions: github.ListOptions{PerPage: 100}}
-	if c.AppID > 0 {
-		opts.AppID = github.Ptr(c.AppID)
+	runs, err := c.all(ctx)
+	if err != nil {
+		return nil, err
 	}
-	for {
-		res, resp, err := c.GH.Checks.ListCheckRunsForRef(ctx, c.Repo.Owner, c.Repo.Name, c.HeadSHA, opts)
-		if err != nil {
-			return nil, fmt.Errorf("list check runs of %s@%s: %w", c.Repo, c.HeadSHA, err)
-		}
-		for _, r := range res.CheckRuns {
-			if r.GetExternalID() != "" {
-				if _, seen := out[r.GetExternalID()]; !seen {
-					out[r.GetExternalID()] = r.GetID()
-				}
+	out := map[string]int64{}
+	for _, r := range runs {
+		if r.GetExternalID() != "" {
+			if _, seen := out[r.GetExternalID()]; !seen {
+				out[r.GetExternalID()] = r.GetID()
 			}
 		}
-		if resp.NextPage == 0 {
-			return out, nil
-		}
-		opts.Page = resp.NextPage
 	}
+	return out, nil
 }
 
 // Start marks a check run in progress.

@@ -19,7 +19,7 @@ import (
 )
 
 func (s *Server) registerJobs(q *queue.Queue) {
-	s.metrics.InitKinds(jobs.KindDelivery, jobs.KindScan, jobs.KindApproval)
+	s.metrics.InitKinds(jobs.KindDelivery, jobs.KindScan, jobs.KindApproval, jobs.KindDeployment)
 	q.Register(jobs.KindDelivery, func(ctx context.Context, j *queue.Job) error {
 		var a jobs.Delivery
 		if err := json.Unmarshal(j.Args, &a); err != nil {
@@ -73,6 +73,22 @@ func (s *Server) registerJobs(q *queue.Queue) {
 		}
 		return err
 	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: min(2*time.Minute, s.cfg.ScanTimeout)})
+	q.Register(jobs.KindDeployment, func(ctx context.Context, j *queue.Job) error {
+		var a jobs.Deployment
+		if err := json.Unmarshal(j.Args, &a); err != nil {
+			return queue.Cancel(fmt.Errorf("decode deployment job: %w", err))
+		}
+		complete := func(ctx context.Context, fn func(tx *store.Tx) error) error { return j.CompleteTx(ctx, s.store, fn) }
+		err := s.timed(jobs.KindDeployment, func() error { return s.worker.Deploy(ctx, a, complete) })
+		if errors.Is(ghclient.Gone(err), ghclient.ErrInstallationGone) {
+			return queue.Cancel(err)
+		}
+		if wait := rateLimited(err); wait > 0 {
+			s.metrics.JobsSnoozed.WithLabelValues(jobs.KindDeployment, "rate_limit").Inc()
+			return queue.Snooze(wait)
+		}
+		return err
+	}, queue.KindOptions{MaxAttempts: s.cfg.MaxAttempts, Timeout: s.cfg.ScanTimeout}) // a commit never scanned is scanned first
 }
 
 func (s *Server) timed(kind string, fn func() error) error {
@@ -94,7 +110,20 @@ func (s *Server) timed(kind string, fn func() error) error {
 func (s *Server) onDiscard(ctx context.Context, j *queue.Job, cause error) {
 	log := s.log.With(slog.String("kind", j.Kind), slog.Int64("job", j.ID))
 	log.Error("job dead-lettered", slog.String("error", cause.Error()))
-	if j.Kind != jobs.KindScan || s.worker == nil {
+	if s.worker == nil {
+		return
+	}
+	if j.Kind == jobs.KindDeployment {
+		var d jobs.Deployment
+		if err := json.Unmarshal(j.Args, &d); err != nil {
+			return
+		}
+		if err := s.worker.FailDeployment(ctx, d, cause); err != nil {
+			log.Error("could not reject the deployment", slog.String("repo", d.Repo), slog.String("sha", d.SHA), slog.String("error", err.Error()))
+		}
+		return
+	}
+	if j.Kind != jobs.KindScan {
 		return
 	}
 	var a jobs.Scan
@@ -147,13 +176,19 @@ func (sq scanQueue) EnqueueApproval(ctx context.Context, a jobs.Approval) error 
 	return sq.q.Enqueue(ctx, jobs.KindApproval, a, queue.EnqueueOpts{UniqueKey: "approval:" + a.DeliveryID, MaxAttempts: sq.maxAttempts})
 }
 
+// EnqueueDeployment enqueues the answer to a deployment protection rule,
+// once per delivery.
+func (sq scanQueue) EnqueueDeployment(ctx context.Context, d jobs.Deployment) error {
+	return sq.q.Enqueue(ctx, jobs.KindDeployment, d, queue.EnqueueOpts{UniqueKey: "deployment:" + d.DeliveryID, MaxAttempts: sq.maxAttempts})
+}
+
 // family is a bounded label for a GitHub API route.
 func family(r *http.Request) string {
 	if r == nil {
 		return "unknown"
 	}
 	p := r.URL.Path
-	for _, f := range []string{"check-runs", "access_tokens", "pulls", "issues", "contents", "collaborators", "compare", "tarball", "code-scanning", "installation"} {
+	for _, f := range []string{"check-runs", "access_tokens", "pulls", "issues", "contents", "collaborators", "compare", "tarball", "code-scanning", "deployment_protection_rule", "installation"} {
 		if strings.Contains(p, "/"+f) {
 			return f
 		}

@@ -24,7 +24,8 @@ func TestAppManifestLeastPrivilege(t *testing.T) {
 			t.Errorf("permission %s has no reason", p.Name)
 		}
 	}
-	want := map[string]string{"checks": "write", "contents": "read", "pull_requests": "write", "issues": "write", "metadata": "read"}
+	want := map[string]string{"checks": "write", "contents": "read", "pull_requests": "write", "issues": "write", "metadata": "read",
+		"deployments": "write", "actions": "read"}
 	if !maps.Equal(perms, want) {
 		t.Errorf("permissions = %v, want %v", perms, want)
 	}
@@ -32,7 +33,8 @@ func TestAppManifestLeastPrivilege(t *testing.T) {
 	for _, e := range m.Events {
 		events = append(events, e.Name)
 	}
-	wantEvents := []string{"pull_request", "push", "check_run", "check_suite", "issue_comment", "pull_request_review", "installation_repositories"}
+	wantEvents := []string{"pull_request", "push", "check_run", "check_suite", "issue_comment", "pull_request_review", "installation_repositories",
+		"merge_group", "deployment_protection_rule"}
 	if !slices.Equal(events, wantEvents) {
 		t.Errorf("events = %v, want %v", events, wantEvents)
 	}
@@ -65,7 +67,7 @@ func TestManifestJSON(t *testing.T) {
 		}
 		if got.Name != "gatehouse" || got.Public || got.RedirectURL != "https://gate.example.com/setup/callback" ||
 			got.Hook["url"] != "https://gate.example.com/webhooks/github" || got.Hook["active"] != true ||
-			len(got.Events) != 7 || got.Permissions["checks"] != "write" || got.Permissions["security_events"] != "" {
+			len(got.Events) != 9 || got.Permissions["checks"] != "write" || got.Permissions["security_events"] != "" {
 			t.Errorf("manifest JSON for %s = %s", public, b)
 		}
 	}

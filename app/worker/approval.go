@@ -33,6 +33,9 @@ func (w *Worker) Approve(ctx context.Context, a jobs.Approval, complete Complete
 		return nil
 	}
 	reviewed, err := w.storedScan(ctx, a.Repo, a.CommitID)
+	if err == nil && reviewed != nil && reviewed.Scan.Kind != jobs.ScanPullRequest {
+		reviewed = nil // a push or merge group of the same commit: no pull request to decide
+	}
 	if err != nil || reviewed == nil {
 		log.Info("approval of a commit gatehouse has not scanned: nothing to apply", slog.String("sha", a.CommitID))
 		return err
@@ -74,7 +77,7 @@ func (w *Worker) Approve(ctx context.Context, a jobs.Approval, complete Complete
 	if head, err := w.cfg.Store.PullHead(ctx, a.Repo, a.PRNumber); err != nil {
 		return err
 	} else if head != "" && head != a.CommitID {
-		if target, err = w.storedScan(ctx, a.Repo, head); err != nil || target == nil {
+		if target, err = w.storedScan(ctx, a.Repo, head); err != nil || target == nil || target.Scan.Kind != jobs.ScanPullRequest {
 			return err
 		}
 	}

@@ -21,6 +21,7 @@ import (
 // EvidenceRecorder keeps the evidence of each verdict
 // (app/evidence.Recorder).
 type EvidenceRecorder interface {
+	ID(s jobs.Scan) string
 	Record(ctx context.Context, in evidence.Input) (string, error)
 	RecordTx(ctx context.Context, tx *store.Tx, in evidence.Input) (string, error)
 }

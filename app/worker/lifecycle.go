@@ -75,11 +75,22 @@ func (w *Worker) cancel(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 	return nil
 }
 
-// keep stores what a pull request's scan found, so an approval of the
-// change's own suppressions can be decided without scanning again.
+// keep stores what a scan found, so an approval of a pull request's own
+// suppressions, or a deployment of the commit, can be decided without
+// scanning again. A pull request head's scan is not replaced by a push or
+// merge group scan of the same commit: approvals need the pull request's.
 func (w *Worker) keep(ctx context.Context, s jobs.Scan, scanned *verdict.Scanned) error {
-	if s.Kind != jobs.ScanPullRequest || w.cfg.Store == nil {
+	if w.cfg.Store == nil {
 		return nil
+	}
+	if s.Kind != jobs.ScanPullRequest {
+		old, err := w.storedScan(ctx, s.Repo, s.HeadSHA)
+		if err != nil {
+			return err
+		}
+		if old != nil && old.Scan.Kind == jobs.ScanPullRequest {
+			return nil
+		}
 	}
 	b, err := json.Marshal(storedScan{Scan: s, Scanned: scanned})
 	if err != nil {

@@ -84,7 +84,7 @@ type Config struct {
 	OnVerdicts func([]checks.Verdict)
 }
 
-// Worker handles KindScan and KindApproval jobs.
+// Worker handles KindScan, KindApproval and KindDeployment jobs.
 type Worker struct {
 	cfg Config
 }
@@ -126,6 +126,21 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 	if newer := w.supersededBy(ctx, s); newer != "" {
 		log.Info("scan superseded before it started", slog.String("newer", newer))
 		return w.cancel(ctx, runs, s, newer)
+	}
+	if s.Kind == jobs.ScanMergeGroup {
+		// The queue may have destroyed the group since it was planned: the
+		// planner then completed the group's check runs as cancelled (or,
+		// when it saw none yet, created them so).
+		gone, err := runs.Cancelled(ctx)
+		if err != nil {
+			return err
+		}
+		if gone {
+			log.Info("merge group destroyed before its scan started")
+			_, err := runs.CancelPending(ctx, "Merge group destroyed before its scan started",
+				"The merge queue destroyed this group; gatehouse did not scan it. A new group gets its own check runs.", w.cfg.Now())
+			return err
+		}
 	}
 	// The check runs go in progress while the policy is read and the
 	// scan runs: no GitHub round trip sits in front of the scan.
@@ -260,6 +275,14 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom
 		if s.HeadRef != "" {
 			spec.Refs = []string{"refs/heads/" + s.HeadRef}
 		}
+	case jobs.ScanMergeGroup:
+		// The group's gh-readonly-queue branch and the base branch.
+		if s.HeadRef != "" {
+			spec.Refs = []string{"refs/heads/" + s.HeadRef}
+		}
+		if s.BaseRef != "" {
+			spec.Refs = append(spec.Refs, "refs/heads/"+s.BaseRef)
+		}
 	}
 	snap, err := w.cfg.Mirrors.Open(ctx, s.Repo, spec)
 	if err != nil {
@@ -268,7 +291,8 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom
 	defer snap.Close()
 	log.Debug("mirror updated", slog.Bool("rebuilt", snap.Stats.Rebuilt), slog.Int("new_objects", snap.Stats.NewObjects))
 	compare := snap.MergeBase
-	if s.Kind == jobs.ScanPush && s.BaseSHA != "" {
+	if (s.Kind == jobs.ScanPush || s.Kind == jobs.ScanMergeGroup) && s.BaseSHA != "" {
+		// What the push or the group brings onto what was there.
 		compare = s.BaseSHA
 	}
 	if newBranchBase != "" {

@@ -32,6 +32,9 @@
 //	    owner: "@team-sec"         # optional
 //	    expires: 2026-12-31        # optional: applies through this day (UTC)
 //	enforce: [checks.secrets.mode, checks.iac.min_severity, exceptions]  # org file only
+//	environments:                  # deployments: overlays per environment (names ignore case)
+//	  production:                  # the same keys as above but version, enforce, environments
+//	    new_findings_only: false
 //
 // checks.custom holds the settings of the custom Rego checks an org or a
 // repository adds (.github/gatehouse/checks): their findings are reported
@@ -83,4 +86,12 @@
 // every pull request): the org's value stays and Policy.Notes, Explain and
 // the verdicts say what was held. enforce in a server or repo file is
 // ignored with a note.
+//
+// # Environments
+//
+// environments.<name> overlays are not part of a layer's own values:
+// Policy.Environment lays each layer's overlay for the name over the
+// resolved policy (server, org, repo), when a deployment to that
+// environment is decided. The org's enforce list binds the repo's
+// overlays as it binds the repo's top level.
 package policy

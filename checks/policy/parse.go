@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -34,6 +35,9 @@ type File struct {
 	set        map[string]fileValue // setting key → value
 	exceptions []Exception
 	enforce    []enforceEntry
+	// environments are the file's environments.<name> overlays, keyed by
+	// the lower-cased name (GitHub's environment names ignore case).
+	environments map[string]*File
 }
 
 // fileValue is a setting's value and the line it was set on.
@@ -177,7 +181,11 @@ func (d *decoder) errf(n *yaml.Node, format string, args ...any) error {
 	return &ParseError{File: d.file.Name, Line: n.Line, Column: n.Column, Msg: fmt.Sprintf(format, args...)}
 }
 
-var topKeys = []string{"version", "checks", "new_findings_only", "on_error", "on_limit", "report", "suppressions", "exceptions", "enforce"}
+var topKeys = []string{"version", "checks", "new_findings_only", "on_error", "on_limit", "report", "suppressions", "exceptions", "enforce", "environments"}
+
+// envKeys are the keys an environments.<name> overlay may set: the top
+// level's settings and exceptions.
+var envKeys = []string{"checks", "new_findings_only", "on_error", "on_limit", "report", "suppressions", "exceptions"}
 
 // top decodes the document.
 func (d *decoder) top(doc *yaml.Node) error {
@@ -202,24 +210,71 @@ func (d *decoder) top(doc *yaml.Node) error {
 		return err
 	}
 	for _, p := range pairs {
-		switch p.key.Value {
-		case "version":
-		case "checks":
-			err = d.checkSection(p.val)
-		case "report":
-			err = d.section(p.val, "report", []string{"review_comments", "review_event", "summary_comment", "sarif_upload"})
-		case "suppressions":
-			err = d.section(p.val, "suppressions", []string{"from_change", "approvers"})
-		case "exceptions":
-			err = d.exceptions(p.val)
-		case "enforce":
-			err = d.enforce(p.val)
-		default: // new_findings_only, on_error, on_limit
-			err = d.setting(p.key, p.val, p.key.Value)
+		if err := d.entry(p); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// entry decodes one top-level key (or one key of an environment overlay).
+func (d *decoder) entry(p pair) error {
+	switch p.key.Value {
+	case "version":
+		return nil
+	case "checks":
+		return d.checkSection(p.val)
+	case "report":
+		return d.section(p.val, "report", []string{"review_comments", "review_event", "summary_comment", "sarif_upload"})
+	case "suppressions":
+		return d.section(p.val, "suppressions", []string{"from_change", "approvers"})
+	case "exceptions":
+		return d.exceptions(p.val)
+	case "enforce":
+		return d.enforce(p.val)
+	case "environments":
+		return d.environments(p.val)
+	}
+	// new_findings_only, on_error, on_limit
+	return d.setting(p.key, p.val, p.key.Value)
+}
+
+// environments decodes the per-environment overlays: each the same keys
+// as the top level (but version, enforce and environments), applied over
+// the resolved policy when gatehouse decides a deployment to it.
+func (d *decoder) environments(n *yaml.Node) error {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		return d.errf(n, "environments must be a mapping of environment names, not %s", describe(n))
+	}
+	d.file.environments = map[string]*File{}
+	lines := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!null" || strings.TrimSpace(k.Value) == "" {
+			return d.errf(k, "environments: keys must be environment names, not %s", describe(k))
+		}
+		name := strings.ToLower(k.Value)
+		if line, dup := lines[name]; dup {
+			return d.errf(k, "duplicate environment %q (first on line %d; environment names ignore case)", k.Value, line)
+		}
+		lines[name] = k.Line
+		where := "environments." + k.Value
+		sub := &decoder{file: &File{Name: d.file.Name, digest: d.file.digest, set: map[string]fileValue{}}}
+		pairs, err := sub.mapping(v, where, envKeys, map[string]string{
+			"version":      where + " cannot set version: it is the file's",
+			"enforce":      where + " cannot enforce: only the org file's top level can",
+			"environments": where + " cannot hold environments",
+		})
 		if err != nil {
 			return err
 		}
+		for _, p := range pairs {
+			if err := sub.entry(p); err != nil {
+				return err
+			}
+		}
+		d.file.environments[name] = sub.file
 	}
 	return nil
 }

@@ -112,6 +112,16 @@ var parseErrorCases = []struct {
 		`.github/gatehouse.yml:2:10: enforce must be a list of settings, not "exceptions"`, true},
 	{"two documents", "version: 1\n---\nversion: 1\n",
 		`.github/gatehouse.yml:2: more than one YAML document (want one)`, false},
+	{"environments is a list", "version: 1\nenvironments: [production]\n",
+		`.github/gatehouse.yml:2:15: environments must be a mapping of environment names, not a list`, true},
+	{"unknown key in an environment", "version: 1\nenvironments:\n  production:\n    new_findings_onyl: false\n",
+		`.github/gatehouse.yml:4:5: unknown key "new_findings_onyl" in environments.production (did you mean "new_findings_only"?)`, true},
+	{"enforce in an environment", "version: 1\nenvironments:\n  production:\n    enforce: [checks]\n",
+		`.github/gatehouse.yml:4:5: environments.production cannot enforce: only the org file's top level can`, true},
+	{"bad value in an environment", "version: 1\nenvironments:\n  staging:\n    checks: {iac: {mode: blok}}\n",
+		`.github/gatehouse.yml:4:26: checks.iac.mode must be block, warn or off, not "blok"`, true},
+	{"environments differing in case", "version: 1\nenvironments:\n  production: {}\n  Production: {}\n",
+		`.github/gatehouse.yml:4:3: duplicate environment "Production" (first on line 3; environment names ignore case)`, false},
 }
 
 func TestParseErrors(t *testing.T) {

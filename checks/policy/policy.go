@@ -23,6 +23,7 @@ type Policy struct {
 	enforceLine int
 	notes       []note
 	sources     []SourceFile
+	overlays    []overlay // environments.<name> of each layer, lowest first
 }
 
 // CheckPolicy is the effective policy of one check.

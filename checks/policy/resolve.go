@@ -2,6 +2,9 @@ package policy
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 )
 
 // Source is the layer a setting comes from. Layers are ordered: a higher
@@ -86,9 +89,46 @@ func Resolve(layers ...Layer) (*Policy, error) {
 			continue
 		}
 		p.sources = append(p.sources, SourceFile{Source: l.Source, Name: l.File.Name, Digest: l.File.digest})
-		p.apply(l.Source, l.File)
+		p.apply(l.Source, l.File, "")
+		for name, f := range l.File.environments {
+			p.overlays = append(p.overlays, overlay{source: l.Source, env: name, file: f})
+		}
 	}
 	return p, nil
+}
+
+// overlay is one layer's environments.<name> entry.
+type overlay struct {
+	source Source
+	env    string // lower-cased
+	file   *File
+}
+
+// Environment returns the policy a deployment to the named environment is
+// judged by: the policy with each layer's environments.<name> overlay laid
+// over it, server first, then org, then repo. The org's enforce list holds
+// for the repo's overlays as for its top level (the org's own overlays may
+// set what they like). ok is false when no layer has an overlay for the
+// environment; the policy is then p itself.
+func (p *Policy) Environment(name string) (env *Policy, ok bool) {
+	name = strings.ToLower(name)
+	var found []overlay
+	for _, o := range p.overlays {
+		if o.env == name {
+			found = append(found, o)
+		}
+	}
+	if len(found) == 0 {
+		return p, false
+	}
+	e := &Policy{
+		values: maps.Clone(p.values), exceptions: slices.Clone(p.exceptions), enforce: p.enforce, enforced: p.enforced,
+		enforcedBy: p.enforcedBy, enforceLine: p.enforceLine, notes: slices.Clone(p.notes), sources: p.sources,
+	}
+	for _, o := range found {
+		e.apply(o.source, o.file, "environments."+name+".")
+	}
+	return e, true
 }
 
 // Default returns the built-in policy.
@@ -97,23 +137,25 @@ func Default() *Policy {
 	return p
 }
 
-// apply lays file f from layer src over the policy.
-func (p *Policy) apply(src Source, f *File) {
+// apply lays file f from layer src over the policy; prefix names an
+// environment overlay ("environments.production.") in notes. The org's
+// enforce list binds the layers above the org.
+func (p *Policy) apply(src Source, f *File, prefix string) {
 	for _, d := range defs {
 		fv, ok := f.set[d.key]
 		if !ok {
 			continue
 		}
 		cur := p.values[d.key]
-		if p.enforced[d.key] && !allowed(d, cur.val, fv.val) {
-			p.notes = append(p.notes, note{d.key, fmt.Sprintf("%s %s:%d tried to set %s to %s; held at %s by org enforce (%s)",
-				src, f.Name, fv.line, d.key, display(fv.val), display(cur.val), p.enforcedBy)})
+		if src > SourceOrg && p.enforced[d.key] && !allowed(d, cur.val, fv.val) {
+			p.notes = append(p.notes, note{d.key, fmt.Sprintf("%s %s:%d tried to set %s%s to %s; held at %s by org enforce (%s)",
+				src, f.Name, fv.line, prefix, d.key, display(fv.val), display(cur.val), p.enforcedBy)})
 			continue
 		}
 		p.values[d.key] = origin{val: fv.val, source: src, file: f.Name, line: fv.line}
 	}
 	for _, e := range f.exceptions {
-		if p.enforced[keyExceptions] {
+		if src > SourceOrg && p.enforced[keyExceptions] {
 			p.notes = append(p.notes, note{keyExceptions, fmt.Sprintf("%s %s:%d: exception %s ignored: exceptions are enforced by the org (%s)",
 				src, f.Name, e.Line, e.ID, p.enforcedBy)})
 			continue

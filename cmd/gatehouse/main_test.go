@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -240,6 +241,22 @@ func TestPolicyCheckAndExplain(t *testing.T) {
 	for _, want := range []string{"checks.iac.mode                   warn", "org", "checks.secrets.mode", "repo"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("explain lacks %q:\n%s", want, out)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(repo, ".github", "gatehouse.yml"), []byte("version: 1\nenvironments:\n  production:\n    new_findings_only: false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for env, want := range map[string]string{
+		"production": "new_findings_only false repo " + filepath.Join(repo, ".github", "gatehouse.yml") + ":4",
+		"staging":    "new_findings_only true default built-in",
+	} {
+		out, code = run(t, "policy", "explain", "--environment", env, repo)
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			lines = append(lines, strings.Join(strings.Fields(l), " "))
+		}
+		if code != 0 || !slices.Contains(lines, want) || !strings.Contains(out, "for deployments to "+env) {
+			t.Errorf("explain --environment %s: exit %d, want %q:\n%s", env, code, want, out)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 func newPolicy() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Check and explain gatehouse policy files"}
-	var serverFile, orgFile string
+	var serverFile, orgFile, environment string
 	var asJSON bool
 	explain := &cobra.Command{
 		Use:   "explain [DIR]",
@@ -48,11 +48,22 @@ func newPolicy() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			overlay := false
+			if environment != "" {
+				p, overlay = p.Environment(environment)
+			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				return json.NewEncoder(out).Encode(map[string]any{"hash": p.Hash(), "settings": p.Explain(), "notes": p.Notes()})
 			}
-			fmt.Fprintf(out, "policy %s\n\n", p.ShortHash())
+			switch {
+			case overlay:
+				fmt.Fprintf(out, "policy %s for deployments to %s (with environments.%s)\n\n", p.ShortHash(), environment, environment)
+			case environment != "":
+				fmt.Fprintf(out, "policy %s for deployments to %s (no environments.%s: the repository's policy)\n\n", p.ShortHash(), environment, environment)
+			default:
+				fmt.Fprintf(out, "policy %s\n\n", p.ShortHash())
+			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SETTING\tVALUE\tFROM\tFILE")
 			for _, s := range p.Explain() {
@@ -77,6 +88,7 @@ func newPolicy() *cobra.Command {
 	envString(explain.Flags(), &serverFile, "server-policy", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file")
 	explain.Flags().StringVar(&orgFile, "org-policy", "", "the org's policy file (its .github repository's .github/gatehouse.yml)")
 	explain.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	explain.Flags().StringVar(&environment, "environment", "", "explain the policy a deployment to this environment is judged by (environments.<name> laid over)")
 	check := &cobra.Command{
 		Use:   "check FILE...",
 		Short: "Validate policy files (for a CI step on the org's .github repository)",

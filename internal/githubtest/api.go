@@ -58,6 +58,7 @@ func (s *Server) handlers() map[string]handler {
 		"issues/update-comment":                      (*call).updateIssueComment,
 		"reactions/create-for-issue-comment":         (*call).createReaction,
 		"code-scanning/upload-sarif":                 (*call).uploadSARIF,
+		"actions/review-custom-gates-for-run":        (*call).reviewCustomGates,
 	}
 }
 

@@ -53,6 +53,7 @@ var operationPermissions = map[string][]requiredPermission{
 	"issues/update-comment":                   {{"issues", "write"}, {"pull_requests", "write"}},
 	"reactions/create-for-issue-comment":      {{"issues", "write"}, {"pull_requests", "write"}},
 	"code-scanning/upload-sarif":              {{"security_events", "write"}},
+	"actions/review-custom-gates-for-run":     {{"deployments", "write"}},
 }
 
 // levelRank orders permission levels.

@@ -35,25 +35,27 @@ type Server struct {
 	now             func() time.Time
 	allowRejections bool
 
-	mu             sync.Mutex
-	nextID         int64
-	commitSeq      int64
-	installations  map[int64]*installation
-	repos          map[string]*Repo // by lower-case "owner/name"
-	pulls          map[string]map[int]*pull
-	perms          map[string]map[string]string // repo -> user -> role
-	tokens         map[string]*Token
-	issued         []Token
-	requests       []Request
-	faults         []fault
-	checkRuns      []*CheckRun
-	reviews        []*Review
-	reviewComments []*ReviewComment
-	issueComments  []*IssueComment
-	reactions      []*Reaction
-	sarifs         []*SARIFUpload
-	manifests      map[string]*Manifest // by conversion code
-	codeload       map[string]codeloadGrant
+	mu                sync.Mutex
+	nextID            int64
+	commitSeq         int64
+	installations     map[int64]*installation
+	repos             map[string]*Repo // by lower-case "owner/name"
+	pulls             map[string]map[int]*pull
+	perms             map[string]map[string]string // repo -> user -> role
+	tokens            map[string]*Token
+	issued            []Token
+	requests          []Request
+	faults            []fault
+	checkRuns         []*CheckRun
+	reviews           []*Review
+	reviewComments    []*ReviewComment
+	issueComments     []*IssueComment
+	reactions         []*Reaction
+	sarifs            []*SARIFUpload
+	gates             []*gate
+	deploymentAnswers []*DeploymentAnswer
+	manifests         map[string]*Manifest // by conversion code
+	codeload          map[string]codeloadGrant
 }
 
 // Option configures a Server.

@@ -33,6 +33,8 @@ func DefaultPermissions() map[string]string {
 		"metadata":        "read",
 		"pull_requests":   "write",
 		"security_events": "write",
+		"deployments":     "write",
+		"actions":         "read",
 	}
 }
 
