@@ -50,6 +50,8 @@ const OPERATIONS = [
   "GET /repos/{owner}/{repo}/tarball/{ref}",
   "POST /repos/{owner}/{repo}/code-scanning/sarifs",
   "POST /app-manifests/{code}/conversions",
+  "GET /app/hook/deliveries",
+  "POST /app/hook/deliveries/{delivery_id}/attempts",
 ];
 
 const DEFAULT_OUT = path.join(

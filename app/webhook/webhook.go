@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -33,6 +34,15 @@ type Delivery struct {
 	Payload        []byte
 	ReceivedAt     time.Time
 }
+
+// ErrBusy, wrapped in a Sink's error, says the delivery was refused
+// because the intake is beyond its capacity: it is answered 503 at once
+// with Retry-After, counted as "overloaded", and recovered later from
+// GitHub's delivery log.
+var ErrBusy = errors.New("intake busy")
+
+// RetryAfter is the Retry-After of an overloaded answer, in seconds.
+const RetryAfter = "5"
 
 // Sink persists a delivery and enqueues its job atomically. inserted is
 // false when the delivery id was seen before (a redelivery or duplicate).
@@ -61,6 +71,12 @@ type Config struct {
 // Handler is the gin handler for POST /webhooks/github.
 type Handler struct {
 	cfg Config
+
+	// Refusals under overload are logged once a second with their count,
+	// not one line each.
+	busyMu     sync.Mutex
+	busyLogged time.Time
+	busyCount  int
 }
 
 // New builds a Handler.
@@ -99,6 +115,9 @@ func (h *Handler) ServeGin(c *gin.Context) {
 	event := c.GetHeader("X-GitHub-Event")
 	status, result := h.serve(c, event)
 	took := h.cfg.Now().Sub(start)
+	if result == resultOverloaded {
+		c.Header("Retry-After", RetryAfter)
+	}
 	if h.cfg.Observer != nil {
 		h.cfg.Observer.Webhook(metricEvent(event), result, took)
 	}
@@ -161,6 +180,10 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 8*time.Second)
 	defer cancel()
 	inserted, err := h.cfg.Sink.Accept(ctx, d)
+	if errors.Is(err, ErrBusy) {
+		h.logBusy(log)
+		return http.StatusServiceUnavailable, resultOverloaded
+	}
 	if err != nil {
 		log.Error("webhook not stored", slog.String("repo", d.Repo), slog.String("error", err.Error()))
 		return http.StatusServiceUnavailable, "not stored"
@@ -171,6 +194,25 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	}
 	log.Info("webhook accepted", slog.String("repo", d.Repo), slog.String("action", d.Action))
 	return http.StatusAccepted, "queued"
+}
+
+// resultOverloaded is the result of a delivery refused under overload.
+const resultOverloaded = "overloaded"
+
+// logBusy logs a refusal under overload, at most once a second, with how
+// many were refused since the last line.
+func (h *Handler) logBusy(log *slog.Logger) {
+	h.busyMu.Lock()
+	h.busyCount++
+	now := h.cfg.Now()
+	if now.Sub(h.busyLogged) < time.Second {
+		h.busyMu.Unlock()
+		return
+	}
+	n := h.busyCount
+	h.busyCount, h.busyLogged = 0, now
+	h.busyMu.Unlock()
+	log.Warn("webhook refused: intake overloaded; GitHub's delivery log keeps it for recovery", slog.Int("refused_since_last_line", n))
 }
 
 // verify checks X-Hub-Signature-256 against each configured secret in

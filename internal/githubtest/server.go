@@ -54,6 +54,9 @@ type Server struct {
 	sarifs         []*SARIFUpload
 	manifests      map[string]*Manifest // by conversion code
 	codeload       map[string]codeloadGrant
+	hookURL        string
+	hookSecret     []byte
+	hookLog        []*HookDelivery // the app's webhook delivery log, oldest first
 }
 
 // Option configures a Server.
