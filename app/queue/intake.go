@@ -126,6 +126,9 @@ func (in *Intake) Accept(ctx context.Context, a Accept) (bool, error) {
 	}
 }
 
+// Pending is how many deliveries wait for a batch.
+func (in *Intake) Pending() int { return len(in.reqs) }
+
 // Run commits batches until ctx is done, then stops accepting, commits
 // what is still waiting and returns. Stop the HTTP server first, so that no
 // request is cut off.
