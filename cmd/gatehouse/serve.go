@@ -103,8 +103,8 @@ func runServe(ctx context.Context, f serveFlags) error {
 		InstallationConcurrency: f.installationConcurrency, Metrics: metrics.New(),
 		MirrorCacheBytes: int64(f.mirrorCacheMB) << 20,
 		SigningKeyPEM:    []byte(f.signingKey), SigningKeyPath: f.signingKeyPath,
-		IntakeMaxWait:    f.intakeMaxWait, IntakeMaxPending: f.intakeMaxPending,
-		Recovery:         server.RecoveryConfig{Interval: f.recoveryInterval, Lookback: f.recoveryLookback},
+		IntakeMaxWait: f.intakeMaxWait, IntakeMaxPending: f.intakeMaxPending,
+		Recovery: server.RecoveryConfig{Interval: f.recoveryInterval, Lookback: f.recoveryLookback},
 	}
 	if f.recoveryInterval == 0 {
 		cfg.Recovery.Interval = -1 // off
