@@ -6,9 +6,9 @@
 package webhook
 
 import (
+	"bytes"
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -134,7 +134,7 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 		log.Warn("webhook refused: body too large", slog.Int64("bytes", r.ContentLength))
 		return http.StatusRequestEntityTooLarge, "too large"
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, MaxBodyBytes))
+	body, err := readBody(c.Writer, r)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -213,6 +213,24 @@ func (h *Handler) logBusy(log *slog.Logger) {
 	h.busyCount, h.busyLogged = 0, now
 	h.busyMu.Unlock()
 	log.Warn("webhook refused: intake overloaded; GitHub's delivery log keeps it for recovery", slog.Int("refused_since_last_line", n))
+}
+
+// preallocCap bounds the buffer allocated up front from a request's
+// Content-Length, which an unsigned request may set to anything.
+const preallocCap = 1 << 20
+
+// readBody reads the size-capped body into a buffer sized from
+// Content-Length: io.ReadAll's growth from 512 bytes (each step copied and
+// zeroed) was a tenth of the intake's CPU at 2,000 deliveries a second.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	size := int64(bytes.MinRead)
+	if r.ContentLength > 0 {
+		// ReadFrom keeps MinRead bytes free, so it reaches EOF without growing.
+		size = min(r.ContentLength, preallocCap) + bytes.MinRead
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, size))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	return buf.Bytes(), err
 }
 
 // verify checks X-Hub-Signature-256 against each configured secret in
