@@ -189,32 +189,38 @@ func TestPassNeverAsksTwice(t *testing.T) {
 
 // Only one replica at a time reads the log: the other skips its pass.
 func TestPassSkipsWhileAnotherReplicaHoldsTheLease(t *testing.T) {
-	ctx := context.Background()
-	fake := githubtest.New(t)
-	s := storetest.Open(t, store.DriverSQLite)
-	if ok, _, err := s.AcquireLease(ctx, "delivery-recovery", "replica-b", time.Minute); err != nil || !ok {
-		t.Fatalf("acquire: %v %v", ok, err)
-	}
-	runs := map[string]int{}
-	r := recovery.New(recovery.Config{Store: s, App: appClient(t, fake), Holder: "replica-a", ObserveRun: func(o string) { runs[o]++ }})
-	res, err := r.Pass(ctx)
-	if err != nil || res.Ran {
-		t.Fatalf("pass while another holds the lease: ran %v, %v", res.Ran, err)
-	}
-	for _, req := range fake.Requests() {
-		if req.OperationID == "apps/list-webhook-deliveries" {
-			t.Fatal("the delivery log was read without the lease")
+	storetest.Run(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		fake := githubtest.New(t)
+		s := storetest.Open(t, driver)
+		if ok, _, err := s.AcquireLease(ctx, "delivery-recovery", "replica-b", time.Minute); err != nil || !ok {
+			t.Fatalf("acquire: %v %v", ok, err)
 		}
-	}
-	if runs["skipped"] != 1 {
-		t.Errorf("runs %v", runs)
-	}
-	if err := s.ReleaseLease(ctx, "delivery-recovery", "replica-b", time.Time{}); err != nil {
-		t.Fatal(err)
-	}
-	if res, err := r.Pass(ctx); err != nil || !res.Ran {
-		t.Fatalf("pass after release: ran %v, %v", res.Ran, err)
-	}
+		runs := map[string]int{}
+		r := recovery.New(recovery.Config{Store: s, App: appClient(t, fake), Holder: "replica-a", ObserveRun: func(o string) { runs[o]++ }})
+		res, err := r.Pass(ctx)
+		if err != nil || res.Ran {
+			t.Fatalf("pass while another holds the lease: ran %v, %v", res.Ran, err)
+		}
+		for _, req := range fake.Requests() {
+			if req.OperationID == "apps/list-webhook-deliveries" {
+				t.Fatal("the delivery log was read without the lease")
+			}
+		}
+		if runs["skipped"] != 1 {
+			t.Errorf("runs %v", runs)
+		}
+		if err := s.ReleaseLease(ctx, "delivery-recovery", "replica-b", time.Time{}); err != nil {
+			t.Fatal(err)
+		}
+		if res, err := r.Pass(ctx); err != nil || !res.Ran {
+			t.Fatalf("pass after release: ran %v, %v", res.Ran, err)
+		}
+		// Its lease released, the other replica may run.
+		if ok, _, err := s.AcquireLease(ctx, "delivery-recovery", "replica-b", time.Minute); err != nil || !ok {
+			t.Fatalf("acquire after the pass: %v %v", ok, err)
+		}
+	})
 }
 
 // The log is read with cursor pagination back to the look-back.
