@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/app/store"
@@ -60,6 +61,10 @@ type Intake struct {
 	q    *Queue
 	cfg  IntakeConfig
 	reqs chan *intakeReq
+
+	// lastWait is how long the last batch's first delivery waited for it
+	// (nanoseconds): past MaxWait, the writers are behind.
+	lastWait atomic.Int64
 
 	mu     sync.RWMutex
 	closed bool
@@ -129,6 +134,14 @@ func (in *Intake) Accept(ctx context.Context, a Accept) (bool, error) {
 // Pending is how many deliveries wait for a batch.
 func (in *Intake) Pending() int { return len(in.reqs) }
 
+// Saturated reports that a delivery accepted now would be refused: as many
+// as MaxPending wait, or the last batch started later than MaxWait after
+// its first delivery arrived. The webhook handler asks before reading a
+// body, so that overload is refused at the least cost.
+func (in *Intake) Saturated() bool {
+	return len(in.reqs) >= cap(in.reqs) || time.Duration(in.lastWait.Load()) > in.cfg.MaxWait
+}
+
 // Run commits batches until ctx is done, then stops accepting, commits
 // what is still waiting and returns. Stop the HTTP server first, so that no
 // request is cut off.
@@ -160,6 +173,9 @@ func (in *Intake) write(ctx context.Context) {
 			return
 		case r := <-in.reqs:
 			in.commit(context.WithoutCancel(ctx), in.take(r))
+			if len(in.reqs) == 0 {
+				in.lastWait.Store(0) // caught up: Saturated lets deliveries in again
+			}
 		}
 	}
 }
@@ -187,6 +203,7 @@ func (in *Intake) take(first *intakeReq) []*intakeReq {
 // so that one bad delivery does not fail its neighbours.
 func (in *Intake) commit(ctx context.Context, batch []*intakeReq) {
 	now := time.Now()
+	in.lastWait.Store(int64(now.Sub(batch[0].at)))
 	live := batch[:0]
 	for _, r := range batch {
 		if now.Sub(r.at) > in.cfg.MaxWait {

@@ -122,6 +122,9 @@ func TestIntakeOverloaded(t *testing.T) {
 		}()
 		// The first waits (no writer yet); the next finds the intake full.
 		waitFor(t, "the delivery to wait", func() bool { return in.Pending() == 1 })
+		if !in.Saturated() {
+			t.Error("a full intake does not say it is saturated")
+		}
 		if _, err := in.Accept(ctx, accept("dlv-full")); !errors.Is(err, queue.ErrOverloaded) {
 			t.Fatalf("accept while full: %v, want ErrOverloaded", err)
 		}
@@ -130,6 +133,8 @@ func TestIntakeOverloaded(t *testing.T) {
 		if err := <-first; !errors.Is(err, queue.ErrOverloaded) {
 			t.Fatalf("accept after waiting past MaxWait: %v, want ErrOverloaded", err)
 		}
+		// Caught up, it lets deliveries in again.
+		waitFor(t, "the intake to catch up", func() bool { return !in.Saturated() })
 		for _, id := range []string{"dlv-waits", "dlv-full"} {
 			if _, err := s.GetDelivery(ctx, id); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("refused %s: stored anyway (%v)", id, err)

@@ -382,7 +382,7 @@ func (s *Server) routes() http.Handler {
 	r := gin.New()
 	r.Use(gin.Recovery())
 	hook := webhook.New(webhook.Config{
-		Secrets: s.cfg.WebhookSecrets, Sink: deliverySink{s.intake}, Logger: s.log, Observer: s,
+		Secrets: s.cfg.WebhookSecrets, Sink: deliverySink{s.intake}, Busy: s.intake.Saturated, Logger: s.log, Observer: s,
 	})
 	if s.cfg.Role != RoleWorker {
 		s.routeLive(r, hook) // issue 11: POST /webhooks/github (secrets swappable) and, without an app, /setup (setup.go)

@@ -61,8 +61,12 @@ type Config struct {
 	// during a rotation the previous one, so no delivery is lost while
 	// GitHub and gatehouse switch over. Empty means "not configured": every
 	// delivery is answered 503.
-	Secrets  [][]byte
-	Sink     Sink
+	Secrets [][]byte
+	Sink    Sink
+	// Busy, if set, reports that the Sink is beyond its capacity: a
+	// delivery is then refused (503, Retry-After) before its body is read,
+	// so that overload costs as little as possible.
+	Busy     func() bool
 	Logger   *slog.Logger
 	Observer Observer
 	Now      func() time.Time
@@ -130,6 +134,10 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 		return http.StatusServiceUnavailable, "not configured"
 	}
 	r := c.Request
+	if h.cfg.Busy != nil && h.cfg.Busy() {
+		h.logBusy(log)
+		return http.StatusServiceUnavailable, resultOverloaded
+	}
 	if r.ContentLength > MaxBodyBytes {
 		log.Warn("webhook refused: body too large", slog.Int64("bytes", r.ContentLength))
 		return http.StatusRequestEntityTooLarge, "too large"

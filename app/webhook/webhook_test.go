@@ -192,3 +192,32 @@ func TestIntakeOverloadedIs503(t *testing.T) {
 type observerFunc func(event, result string, took time.Duration)
 
 func (f observerFunc) Webhook(event, result string, took time.Duration) { f(event, result, took) }
+
+// A busy intake refuses before reading the body.
+func TestIntakeBusyRefusesBeforeReading(t *testing.T) {
+	sink := &memSink{seen: map[string]Delivery{}}
+	gin.SetMode(gin.TestMode)
+	h := New(Config{Secrets: [][]byte{[]byte("k")}, Sink: sink, Busy: func() bool { return true }, Logger: slog.New(slog.DiscardHandler)})
+	r := gin.New()
+	r.POST("/webhooks/github", h.ServeGin)
+	body := &countingReader{r: bytes.NewReader(example(t, "pull_request.opened"))}
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", body)
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Delivery", "busy")
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || body.n != 0 || len(sink.seen) != 0 {
+		t.Fatalf("status %d, Retry-After %q, %d bytes read, %d stored", w.Code, w.Header().Get("Retry-After"), body.n, len(sink.seen))
+	}
+}
+
+type countingReader struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
