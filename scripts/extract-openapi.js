@@ -51,6 +51,8 @@ const OPERATIONS = [
   "POST /repos/{owner}/{repo}/code-scanning/sarifs",
   "POST /app-manifests/{code}/conversions",
   "POST /repos/{owner}/{repo}/actions/runs/{run_id}/deployment_protection_rule",
+  "GET /app/hook/deliveries",
+  "POST /app/hook/deliveries/{delivery_id}/attempts",
 ];
 
 const DEFAULT_OUT = path.join(

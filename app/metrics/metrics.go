@@ -18,21 +18,26 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	WebhooksReceived *prometheus.CounterVec   // event, result
-	IntakeLatency    prometheus.Histogram     // seconds from request to answer
-	JobDuration      *prometheus.HistogramVec // kind, outcome
-	JobsRunning      *prometheus.GaugeVec     // kind: jobs this process is working now
-	JobsSnoozed      *prometheus.CounterVec   // kind, reason (rate_limit, installation_busy)
-	CheckDuration    *prometheus.HistogramVec // check, outcome (ok, error)
-	Verdicts         *prometheus.CounterVec   // check, conclusion
-	Findings         *prometheus.CounterVec   // check, severity
-	ScanBytes        *prometheus.CounterVec   // check
-	GitHubRequests   *prometheus.CounterVec   // family, status
-	RateLimitRemain  *prometheus.GaugeVec     // installation (bounded by installations)
-	RateLimitPauses  *prometheus.CounterVec   // limit: primary, secondary
-	SandboxStarts    prometheus.Counter
-	SandboxKills     *prometheus.CounterVec // reason
-	SandboxPeakRSS   prometheus.Histogram   // bytes
+	WebhooksReceived  *prometheus.CounterVec   // event, result
+	IntakeLatency     prometheus.Histogram     // seconds from request to answer
+	IntakeBatchSize   prometheus.Histogram     // deliveries per group commit
+	IntakeBatchErrors prometheus.Counter       // group commits that failed
+	IntakeOverloaded  prometheus.Counter       // deliveries refused with 503 beyond capacity
+	Recovery          *prometheus.CounterVec   // outcome: redelivery asked, failed, skipped…
+	RecoveryRuns      *prometheus.CounterVec   // outcome: ok, error, not_leader
+	JobDuration       *prometheus.HistogramVec // kind, outcome
+	JobsRunning       *prometheus.GaugeVec     // kind: jobs this process is working now
+	JobsSnoozed       *prometheus.CounterVec   // kind, reason (rate_limit, installation_busy)
+	CheckDuration     *prometheus.HistogramVec // check, outcome (ok, error)
+	Verdicts          *prometheus.CounterVec   // check, conclusion
+	Findings          *prometheus.CounterVec   // check, severity
+	ScanBytes         *prometheus.CounterVec   // check
+	GitHubRequests    *prometheus.CounterVec   // family, status
+	RateLimitRemain   *prometheus.GaugeVec     // installation (bounded by installations)
+	RateLimitPauses   *prometheus.CounterVec   // limit: primary, secondary
+	SandboxStarts     prometheus.Counter
+	SandboxKills      *prometheus.CounterVec // reason
+	SandboxPeakRSS    prometheus.Histogram   // bytes
 }
 
 // New registers every series on a fresh registry (plus the Go and process
@@ -51,6 +56,22 @@ func New() *Metrics {
 			Name: "gatehouse_intake_duration_seconds", Help: "Time to verify, store and enqueue a delivery.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}),
+		IntakeBatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "gatehouse_intake_batch_size", Help: "Deliveries stored and enqueued per intake transaction (group commit).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256},
+		}),
+		IntakeBatchErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_intake_batch_errors_total", Help: "Intake transactions (group commits) that failed.",
+		}),
+		IntakeOverloaded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gatehouse_intake_overloaded_total", Help: "Deliveries refused with 503 because the intake was beyond its capacity (recovered later from GitHub's delivery log).",
+		}),
+		Recovery: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_recovery_deliveries_total", Help: "Failed deliveries found in GitHub's delivery log, by outcome (redelivery_requested, request_failed, already_stored, already_requested).",
+		}, []string{"outcome"}),
+		RecoveryRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_recovery_runs_total", Help: "Passes over GitHub's delivery log, by outcome (ok, error, skipped: another replica holds the lease).",
+		}, []string{"outcome"}),
 		JobDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "gatehouse_job_duration_seconds", Help: "Queue job duration, by kind and outcome.",
 			Buckets: durations,
@@ -94,7 +115,7 @@ func New() *Metrics {
 			Buckets: prometheus.ExponentialBuckets(32<<20, 2, 8), // 32 MiB … 4 GiB
 		}),
 	}
-	r.MustRegister(m.WebhooksReceived, m.IntakeLatency, m.JobDuration, m.JobsRunning, m.JobsSnoozed, m.CheckDuration, m.Verdicts,
+	r.MustRegister(m.WebhooksReceived, m.IntakeLatency, m.IntakeBatchSize, m.IntakeBatchErrors, m.IntakeOverloaded, m.Recovery, m.RecoveryRuns, m.JobDuration, m.JobsRunning, m.JobsSnoozed, m.CheckDuration, m.Verdicts,
 		m.Findings, m.ScanBytes, m.GitHubRequests, m.RateLimitRemain, m.RateLimitPauses,
 		m.SandboxStarts, m.SandboxKills, m.SandboxPeakRSS)
 	// Series that exist from the start, at zero, so that an alert on them
@@ -104,6 +125,12 @@ func New() *Metrics {
 	}
 	for _, limit := range []string{"primary", "secondary"} {
 		m.RateLimitPauses.WithLabelValues(limit)
+	}
+	for _, o := range []string{"redelivery_requested", "request_failed", "already_stored", "already_requested"} {
+		m.Recovery.WithLabelValues(o)
+	}
+	for _, o := range []string{"ok", "error", "skipped"} {
+		m.RecoveryRuns.WithLabelValues(o)
 	}
 	return m
 }

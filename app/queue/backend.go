@@ -29,6 +29,7 @@ import (
 // package's tests, which run every case on SQLite and on Postgres.
 type backend interface {
 	insertTx(ctx context.Context, tx *store.Tx, args rawArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	insertManyTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error
 	list(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
 	start(ctx context.Context) error
 	stop(ctx context.Context) error
@@ -182,4 +183,11 @@ func (p *backoffPolicy) delay(n int) time.Duration {
 	}
 	d = min(d, p.max)
 	return jitter(d)
+}
+
+// insertManyTx inserts jobs in tx with river's bulk insert (one statement on
+// Postgres).
+func (b *riverBackend[TTx]) insertManyTx(ctx context.Context, tx *store.Tx, params []river.InsertManyParams) error {
+	_, err := b.client.InsertManyTx(ctx, b.txOf(tx), params)
+	return err
 }

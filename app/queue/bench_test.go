@@ -36,3 +36,36 @@ func BenchmarkAcceptDelivery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAcceptDeliveries measures the intake's group commit: batches of
+// deliveries (8 KiB payloads) stored with their jobs in one transaction;
+// ns/op is per batch, so divide by the batch size for a delivery's share.
+func BenchmarkAcceptDeliveries(b *testing.B) {
+	payload := append(append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), 8<<10)...), `"}`...)
+	for _, driver := range storetest.Drivers() {
+		for _, size := range []int{1, 16, 128} {
+			b.Run(driver+"/batch="+strconv.Itoa(size), func(b *testing.B) {
+				ctx := context.Background()
+				s := storetest.Open(b, driver)
+				q, err := queue.New(s, queue.Config{Logger: storetest.Logger(b)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				i := 0
+				for b.Loop() {
+					as := make([]queue.Accept, size)
+					for j := range as {
+						i++
+						d := delivery("bench-" + strconv.Itoa(i))
+						d.Payload = payload
+						as[j] = queue.Accept{Delivery: d, Kind: "plan", Args: planArgs{DeliveryID: d.ID, Repo: d.Repo}}
+					}
+					if _, err := q.AcceptDeliveries(ctx, as); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}

@@ -51,6 +51,54 @@ func (q *Queue) AcceptDelivery(ctx context.Context, d store.Delivery, kind strin
 	return inserted, nil
 }
 
+// Accept is one delivery for AcceptDeliveries, with the job to enqueue for
+// it when it is new.
+type Accept struct {
+	Delivery store.Delivery
+	Kind     string
+	Args     any
+}
+
+// AcceptDeliveries stores deliveries and enqueues the jobs of those that
+// are new, all in one transaction (the intake's group commit): either every
+// one is stored with its job or none is. inserted[i] is false for a
+// delivery whose ID was already stored, or appears earlier in as.
+func (q *Queue) AcceptDeliveries(ctx context.Context, as []Accept) (inserted []bool, err error) {
+	params := make([]river.InsertManyParams, len(as))
+	ds := make([]store.Delivery, len(as))
+	for i, a := range as {
+		ra, opts, err := q.prepare(a.Kind, a.Args, EnqueueOpts{})
+		if err != nil {
+			return nil, fmt.Errorf("accept delivery %s: %w", a.Delivery.ID, err)
+		}
+		params[i] = river.InsertManyParams{Args: ra, InsertOpts: opts}
+		ds[i] = a.Delivery
+	}
+	err = q.store.InTx(ctx, func(tx *store.Tx) error {
+		ins, err := tx.InsertDeliveries(ctx, ds)
+		if err != nil {
+			return err
+		}
+		fresh := params[:0:0]
+		for i, ok := range ins {
+			if ok {
+				fresh = append(fresh, params[i])
+			}
+		}
+		if len(fresh) > 0 {
+			if err := q.inserter.insertManyTx(ctx, tx, fresh); err != nil {
+				return fmt.Errorf("enqueue %d jobs: %w", len(fresh), err)
+			}
+		}
+		inserted = ins
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accept %d deliveries: %w", len(as), err)
+	}
+	return inserted, nil
+}
+
 // Enqueue adds a job of the given kind; args are encoded to JSON (a
 // json.RawMessage or []byte is taken as already encoded).
 func (q *Queue) Enqueue(ctx context.Context, kind string, args any, opts EnqueueOpts) error {

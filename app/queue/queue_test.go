@@ -16,6 +16,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(crashHelperEnv) != "" {
 		os.Exit(crashHelper())
 	}
+	if os.Getenv(burstHelperEnv) != "" {
+		os.Exit(burstHelper())
+	}
 	if os.Getenv(leaseHelperEnv) != "" {
 		os.Exit(leaseHelper())
 	}

@@ -136,14 +136,21 @@ func (s *Server) onDiscard(ctx context.Context, j *queue.Job, cause error) {
 }
 
 // deliverySink stores a delivery and enqueues its planning job in one
-// transaction (webhook.Sink).
-type deliverySink struct{ q *queue.Queue }
+// transaction, grouped with the deliveries arriving with it (webhook.Sink).
+type deliverySink struct{ in *queue.Intake }
 
 func (d deliverySink) Accept(ctx context.Context, w webhook.Delivery) (bool, error) {
-	return d.q.AcceptDelivery(ctx, store.Delivery{
-		ID: w.ID, Event: w.Event, Action: w.Action, InstallationID: w.InstallationID,
-		Repo: w.Repo, Payload: w.Payload, ReceivedAt: w.ReceivedAt,
-	}, jobs.KindDelivery, jobs.Delivery{DeliveryID: w.ID})
+	inserted, err := d.in.Accept(ctx, queue.Accept{
+		Delivery: store.Delivery{
+			ID: w.ID, Event: w.Event, Action: w.Action, InstallationID: w.InstallationID,
+			Repo: w.Repo, Payload: w.Payload, ReceivedAt: w.ReceivedAt,
+		},
+		Kind: jobs.KindDelivery, Args: jobs.Delivery{DeliveryID: w.ID},
+	})
+	if errors.Is(err, queue.ErrOverloaded) || errors.Is(err, queue.ErrIntakeClosed) {
+		return false, fmt.Errorf("%w: %w", webhook.ErrBusy, err)
+	}
+	return inserted, err
 }
 
 // deliverySource reads stored deliveries (planner.DeliverySource).

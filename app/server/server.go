@@ -115,6 +115,16 @@ type Config struct {
 	// evidence-signing-key.pem, created on first start.
 	SigningKeyPEM  []byte
 	SigningKeyPath string
+
+	// IntakeMaxWait (GATEHOUSE_INTAKE_MAX_WAIT) is how long a delivery may
+	// wait for its batch before it is refused with 503 (default 500ms).
+	IntakeMaxWait time.Duration
+	// IntakeMaxPending (GATEHOUSE_INTAKE_MAX_PENDING) bounds the deliveries
+	// waiting for a batch; beyond it they are refused at once (default 4096).
+	IntakeMaxPending int
+	// Recovery configures the recovery of missed deliveries from GitHub's
+	// delivery log (recovery.go).
+	Recovery RecoveryConfig
 }
 
 // Server is a running gatehouse serve.
@@ -123,6 +133,7 @@ type Server struct {
 	log     *slog.Logger
 	store   *store.Store
 	queue   *queue.Queue
+	intake  *queue.Intake
 	metrics *metrics.Metrics
 	gh      *ghclient.Factory
 	limits  *ghclient.Limiter
@@ -274,6 +285,15 @@ func (s *Server) setup() error {
 		return err
 	}
 	s.queue = q
+	s.intake = q.NewIntake(queue.IntakeConfig{
+		MaxWait: cfg.IntakeMaxWait, MaxPending: cfg.IntakeMaxPending, Logger: s.log,
+		OnBatch: func(n int, took time.Duration, err error) {
+			s.metrics.IntakeBatchSize.Observe(float64(n))
+			if err != nil {
+				s.metrics.IntakeBatchErrors.Inc()
+			}
+		},
+	})
 	s.watchQueue([]string{jobs.KindDelivery, jobs.KindScan, jobs.KindApproval})
 	if workers > 0 {
 		if err := s.buildWork(s.gh, q); err != nil { // issue 11: shared with Configure (setup.go)
@@ -306,6 +326,16 @@ func (s *Server) Run(ctx context.Context) error {
 		defer tick.Stop()
 		retention.Go(func() { s.evidence.RunRetention(retentionCtx, s.cfg.EvidenceRetention, tick.C) })
 	}
+	var intake sync.WaitGroup
+	intakeCtx, stopIntake := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopIntake()
+	intake.Go(func() { s.intake.Run(intakeCtx) })
+	var recovery sync.WaitGroup
+	recoveryCtx, stopRecovery := context.WithCancel(ctx)
+	defer stopRecovery()
+	if s.cfg.Role != RoleWorker {
+		recovery.Go(func() { s.runRecovery(recoveryCtx) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	s.log.Info("gatehouse serving", slog.String("addr", s.Addr()), slog.String("role", s.cfg.Role),
@@ -317,7 +347,12 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	shutdown, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
+	stopRecovery()
 	_ = s.http.Shutdown(shutdown)
+	// The handlers have answered: commit what is still waiting, then stop.
+	stopIntake()
+	intake.Wait()
+	recovery.Wait()
 	if qerr := s.queue.Stop(shutdown); qerr != nil {
 		s.log.Warn("queue stop", slog.String("error", qerr.Error()))
 	}
@@ -347,7 +382,7 @@ func (s *Server) routes() http.Handler {
 	r := gin.New()
 	r.Use(gin.Recovery())
 	hook := webhook.New(webhook.Config{
-		Secrets: s.cfg.WebhookSecrets, Sink: deliverySink{s.queue}, Logger: s.log, Observer: s,
+		Secrets: s.cfg.WebhookSecrets, Sink: deliverySink{s.intake}, Busy: s.intake.Saturated, Logger: s.log, Observer: s,
 	})
 	if s.cfg.Role != RoleWorker {
 		s.routeLive(r, hook) // issue 11: POST /webhooks/github (secrets swappable) and, without an app, /setup (setup.go)
@@ -364,6 +399,9 @@ func (s *Server) routes() http.Handler {
 // Webhook records an intake outcome (webhook.Observer).
 func (s *Server) Webhook(event, result string, took time.Duration) {
 	s.metrics.WebhooksReceived.WithLabelValues(event, result).Inc()
+	if result == "overloaded" {
+		s.metrics.IntakeOverloaded.Inc()
+	}
 	s.metrics.IntakeLatency.Observe(took.Seconds())
 }
 

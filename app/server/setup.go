@@ -169,7 +169,7 @@ func (s *Server) Configure(ctx context.Context, c setup.Credentials) error {
 	s.live.ghMu.Unlock()
 	s.botMu.Unlock()
 	s.live.hook.Store(webhook.New(webhook.Config{
-		Secrets: [][]byte{[]byte(c.WebhookSecret)}, Sink: deliverySink{s.queue}, Logger: s.log, Observer: s,
+		Secrets: [][]byte{[]byte(c.WebhookSecret)}, Sink: deliverySink{s.intake}, Busy: s.intake.Saturated, Logger: s.log, Observer: s,
 	}))
 	s.log.Info("GitHub App configured; gatehouse is running", slog.Any("app", c), slog.String("role", s.cfg.Role))
 	if s.cfg.Addr == DefaultAddr(false) {

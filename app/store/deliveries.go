@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -66,4 +67,129 @@ func (q Queries) CountDeliveries(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("count deliveries: %w", err)
 	}
 	return int(n), nil
+}
+
+// maxDeliveriesPerInsert bounds one InsertDeliveries statement: seven
+// parameters a row stays far below SQLite's and Postgres' parameter limits.
+const maxDeliveriesPerInsert = 500
+
+// InsertDeliveries stores ds with one statement per maxDeliveriesPerInsert
+// rows (the intake's group commit), skipping IDs already stored, and
+// reports for each of ds whether it inserted it. When ds holds an ID twice,
+// the first is inserted (if new) and the later ones are not.
+func (q Queries) InsertDeliveries(ctx context.Context, ds []Delivery) ([]bool, error) {
+	inserted := make([]bool, len(ds))
+	first := make(map[string]int, len(ds)) // id -> index of its first occurrence
+	for start := 0; start < len(ds); start += maxDeliveriesPerInsert {
+		chunk := ds[start:min(len(ds), start+maxDeliveriesPerInsert)]
+		var (
+			b    strings.Builder
+			args = make([]any, 0, 7*len(chunk))
+		)
+		b.WriteString(`INSERT INTO deliveries (id, event, action, installation_id, repo, payload, received_at) VALUES `)
+		n := 0
+		for i, d := range chunk {
+			if d.ID == "" {
+				return nil, errors.New("insert deliveries: empty id")
+			}
+			if _, dup := first[d.ID]; dup {
+				continue
+			}
+			first[d.ID] = start + i
+			if d.ReceivedAt.IsZero() {
+				d.ReceivedAt = time.Now()
+			}
+			if d.Payload == nil {
+				d.Payload = []byte{}
+			}
+			if n > 0 {
+				b.WriteByte(',')
+			}
+			p := len(args)
+			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p+1, p+2, p+3, p+4, p+5, p+6, p+7)
+			args = append(args, d.ID, d.Event, d.Action, d.InstallationID, d.Repo, d.Payload, d.ReceivedAt.UTC())
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		b.WriteString(` ON CONFLICT (id) DO NOTHING RETURNING id`)
+		rows, err := q.db.query(ctx, b.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("insert %d deliveries: %w", n, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("insert %d deliveries: %w", n, err)
+			}
+			if i, ok := first[id]; ok {
+				inserted[i] = true
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("insert %d deliveries: %w", n, err)
+		}
+	}
+	return inserted, nil
+}
+
+// DeliveryIDsStored returns which of ids are stored.
+func (q Queries) DeliveryIDsStored(ctx context.Context, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for start := 0; start < len(ids); start += maxDeliveriesPerInsert {
+		chunk := ids[start:min(len(ids), start+maxDeliveriesPerInsert)]
+		var b strings.Builder
+		args := make([]any, len(chunk))
+		b.WriteString(`SELECT id FROM deliveries WHERE id IN (`)
+		for i, id := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "$%d", i+1)
+			args[i] = id
+		}
+		b.WriteByte(')')
+		rows, err := q.db.query(ctx, b.String(), args...)
+		if err != nil {
+			return nil, fmt.Errorf("look up %d deliveries: %w", len(chunk), err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("look up deliveries: %w", err)
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("look up deliveries: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// DeliveryPlanCounts counts, among the deliveries whose ID starts with
+// prefix, those stored, the planning jobs of kind enqueued for them, and
+// how many distinct deliveries those jobs name (benchmarks and tests check
+// that every stored delivery is planned exactly once).
+func (s *Store) DeliveryPlanCounts(ctx context.Context, kind, prefix string) (stored, jobs, distinct int, err error) {
+	arg := `json_extract(args, '$.delivery_id')`
+	if s.driver == DriverPostgres {
+		arg = `args->>'delivery_id'`
+	}
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+	var a, b, c int64
+	if err = s.db.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE id LIKE $1 ESCAPE '\'`, like).Scan(&a); err != nil {
+		return 0, 0, 0, fmt.Errorf("count deliveries: %w", err)
+	}
+	if err = s.db.queryRow(ctx, `SELECT count(*), count(DISTINCT `+arg+`) FROM river_job WHERE kind = $1 AND `+arg+` LIKE $2 ESCAPE '\'`, kind, like).Scan(&b, &c); err != nil {
+		return 0, 0, 0, fmt.Errorf("count planning jobs: %w", err)
+	}
+	return int(a), int(b), int(c), nil
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -160,4 +162,62 @@ func TestIntakeBodyCap(t *testing.T) {
 	if w.Code != http.StatusRequestEntityTooLarge || len(sink.seen) != 0 {
 		t.Fatalf("status %d, stored %d", w.Code, len(sink.seen))
 	}
+}
+
+// Beyond capacity a delivery is refused at once with 503 and Retry-After
+// (GitHub's log keeps it for recovery), counted as "overloaded".
+func TestIntakeOverloadedIs503(t *testing.T) {
+	pr := example(t, "pull_request.opened")
+	sink := &memSink{seen: map[string]Delivery{}, err: fmt.Errorf("%w: queue full", ErrBusy)}
+	gin.SetMode(gin.TestMode)
+	var results []string
+	h := New(Config{Secrets: [][]byte{[]byte("k")}, Sink: sink, Logger: slog.New(slog.DiscardHandler),
+		Observer: observerFunc(func(_, result string, _ time.Duration) { results = append(results, result) })})
+	r := gin.New()
+	r.POST("/webhooks/github", h.ServeGin)
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(pr))
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Delivery", "busy")
+	req.Header.Set("X-Hub-Signature-256", sign([]byte("k"), pr))
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") != RetryAfter {
+		t.Fatalf("status %d, Retry-After %q", w.Code, w.Header().Get("Retry-After"))
+	}
+	if len(results) != 1 || results[0] != "overloaded" {
+		t.Errorf("observed %v", results)
+	}
+}
+
+type observerFunc func(event, result string, took time.Duration)
+
+func (f observerFunc) Webhook(event, result string, took time.Duration) { f(event, result, took) }
+
+// A busy intake refuses before reading the body.
+func TestIntakeBusyRefusesBeforeReading(t *testing.T) {
+	sink := &memSink{seen: map[string]Delivery{}}
+	gin.SetMode(gin.TestMode)
+	h := New(Config{Secrets: [][]byte{[]byte("k")}, Sink: sink, Busy: func() bool { return true }, Logger: slog.New(slog.DiscardHandler)})
+	r := gin.New()
+	r.POST("/webhooks/github", h.ServeGin)
+	body := &countingReader{r: bytes.NewReader(example(t, "pull_request.opened"))}
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", body)
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Delivery", "busy")
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" || body.n != 0 || len(sink.seen) != 0 {
+		t.Fatalf("status %d, Retry-After %q, %d bytes read, %d stored", w.Code, w.Header().Get("Retry-After"), body.n, len(sink.seen))
+	}
+}
+
+type countingReader struct {
+	r *bytes.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
 }

@@ -1,10 +1,14 @@
-// Command intake measures gatehouse's webhook intake on loopback: signed
-// pull_request deliveries at a fixed rate against a web-role server (verify,
-// store and enqueue; no scanning), latency percentiles, and a count of what
-// was stored afterwards (none may be lost).
+// Command intake measures gatehouse's webhook intake on loopback, open
+// loop: signed deliveries of an event gatehouse stores (issue_comment by
+// default) leave at their scheduled times whatever the answers do, and each
+// latency is counted from the scheduled time, so a stalled server shows as
+// latency rather than as a slower sender. The server is a web-role
+// gatehouse (verify, store and enqueue; no scanning). Afterwards it counts
+// what was stored and planned: every acknowledged delivery must be stored,
+// with exactly one planning job.
 //
-//	GOEXPERIMENT=jsonv2 go run ./bench/intake -rate 500 -duration 10s
-//	GOEXPERIMENT=jsonv2 go run ./bench/intake -rate 500 -database-url postgres://postgres@127.0.0.1:5432/test
+//	GOEXPERIMENT=jsonv2 go run ./bench/intake -rate 500 -duration 60s
+//	GOEXPERIMENT=jsonv2 go run ./bench/intake -rate 2000 -duration 60s -database-url postgres://postgres@127.0.0.1:5432/test
 package main
 
 import (
@@ -19,12 +23,15 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/app/store"
 )
@@ -33,9 +40,13 @@ func main() {
 	rate := flag.Int("rate", 500, "deliveries per second")
 	duration := flag.Duration("duration", 10*time.Second, "how long to send")
 	dbURL := flag.String("database-url", "", "empty for SQLite in a temp dir, or postgres://…")
-	payloadPath := flag.String("payload", "testdata/webhooks/pull_request.opened.json", "delivery body")
-	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile here")
+	payloadPath := flag.String("payload", "testdata/webhooks/issue_comment.created.json", "delivery body")
+	event := flag.String("event", "", "X-GitHub-Event (default: the payload file's name up to its first dot)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	flag.Parse()
+	if *event == "" {
+		*event, _, _ = strings.Cut(filepath.Base(*payloadPath), ".")
+	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -45,14 +56,14 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rate, *duration, *dbURL, *payloadPath); err != nil {
+	if err := run(*rate, *duration, *dbURL, *payloadPath, *event); err != nil {
 		fmt.Fprintln(os.Stderr, "intake:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(rate int, duration time.Duration, dbURL, payloadPath string) error {
+func run(rate int, duration time.Duration, dbURL, payloadPath, event string) error {
 	body, err := os.ReadFile(payloadPath)
 	if err != nil {
 		return err
@@ -66,12 +77,6 @@ func run(rate int, duration time.Duration, dbURL, payloadPath string) error {
 		return err
 	}
 	defer os.RemoveAll(dataDir)
-	// A shared Postgres may hold earlier runs' deliveries: count what this
-	// run adds.
-	before, err := countDeliveries(dbURL, dataDir)
-	if err != nil {
-		return err
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	srv, err := server.New(ctx, server.Config{
@@ -84,72 +89,105 @@ func run(rate int, duration time.Duration, dbURL, payloadPath string) error {
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	url := "http://" + srv.Addr() + "/webhooks/github"
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
-	runID := time.Now().UnixNano()
+	// As many connections as GitHub would open: one per delivery in flight.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: 10 * time.Second}
+	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
 
 	total := int(float64(rate) * duration.Seconds())
 	lat := make([]time.Duration, total)
-	var failed atomic.Int64
-	var wg sync.WaitGroup
+	acked := make([]bool, total)
+	var (
+		mu       sync.Mutex
+		statuses = map[string]int{}
+		lastDone atomic.Int64
+		wg       sync.WaitGroup
+	)
 	interval := time.Second / time.Duration(rate)
 	start := time.Now()
 	for i := range total {
-		// Open-loop: send on schedule whatever the answers do.
-		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+		at := start.Add(time.Duration(i) * interval)
+		if d := time.Until(at); d > 0 {
 			time.Sleep(d)
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-			req.Header.Set("X-GitHub-Event", "pull_request")
-			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d-%d", runID, i))
+			req.Header.Set("X-GitHub-Event", event)
+			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("%s%d", prefix, i))
 			req.Header.Set("X-Hub-Signature-256", sig)
-			t0 := time.Now()
 			resp, err := client.Do(req)
-			lat[i] = time.Since(t0)
+			var status string
 			if err != nil {
-				failed.Add(1)
-				return
+				status = "error"
+			} else {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				status = fmt.Sprint(resp.StatusCode)
+				acked[i] = resp.StatusCode == http.StatusAccepted
 			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted {
-				failed.Add(1)
-			}
-		}()
+			lat[i] = time.Since(at)
+			lastDone.Store(max(lastDone.Load(), time.Now().UnixNano()))
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		})
 	}
+	sent := time.Since(start)
 	wg.Wait()
-	elapsed := time.Since(start)
+	answered := time.Since(start)
 	cancel()
 	if err := <-done; err != nil {
 		return err
 	}
-	after, err := countDeliveries(dbURL, dataDir)
+	ackedIDs := []string{}
+	for i, ok := range acked {
+		if ok {
+			ackedIDs = append(ackedIDs, fmt.Sprintf("%s%d", prefix, i))
+		}
+	}
+	stored, planned, distinct, missing, err := count(dbURL, dataDir, prefix, ackedIDs)
 	if err != nil {
 		return err
 	}
-	stored := after - before
 	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	pct := func(p float64) time.Duration {
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))].Round(10 * time.Microsecond)
+	}
 	db := "sqlite"
 	if dbURL != "" {
 		db = "postgres"
 	}
-	fmt.Printf("intake %s: %d deliveries of %d bytes at %d/s (achieved %.0f/s) — p50 %s p90 %s p99 %s max %s; non-202 %d; stored %d (lost %d)\n",
-		db, total, len(body), rate, float64(total)/elapsed.Seconds(), pct(0.50).Round(10*time.Microsecond), pct(0.90).Round(10*time.Microsecond),
-		pct(0.99).Round(10*time.Microsecond), lat[len(lat)-1].Round(10*time.Microsecond), failed.Load(), stored, total-stored)
-	if stored != total || failed.Load() > 0 {
-		return fmt.Errorf("lost deliveries")
+	non2xx := 0
+	var codes []string
+	for s, n := range statuses {
+		if !strings.HasPrefix(s, "2") {
+			non2xx += n
+		}
+		codes = append(codes, fmt.Sprintf("%s×%d", s, n))
+	}
+	slices.Sort(codes)
+	fmt.Printf("intake %s %s: offered %d at %d/s (sent in %.1fs), answered %.0f/s — p50 %s p99 %s max %s; non-2xx %d [%s]; acknowledged %d, stored %d, planned %d (distinct %d), acknowledged but not stored %d\n",
+		db, event, total, rate, sent.Seconds(), float64(total)/answered.Seconds(), pct(0.50), pct(0.99), lat[len(lat)-1].Round(10*time.Microsecond),
+		non2xx, strings.Join(codes, " "), len(ackedIDs), stored, planned, distinct, missing)
+	if missing > 0 || planned != stored || distinct != stored {
+		return fmt.Errorf("acknowledged deliveries lost or planned other than once")
 	}
 	return nil
 }
 
-func countDeliveries(dbURL, dataDir string) (int, error) {
-	st, err := store.Open(context.Background(), store.Config{URL: dbURL, DataDir: dataDir})
+// count reads what the run left in the store.
+func count(dbURL, dataDir, prefix string, acked []string) (stored, planned, distinct, missing int, err error) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Config{URL: dbURL, DataDir: dataDir})
 	if err != nil {
-		return 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer st.Close()
-	return st.CountDeliveries(context.Background())
+	if stored, planned, distinct, err = st.DeliveryPlanCounts(ctx, jobs.KindDelivery, prefix); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	have, err := st.DeliveryIDsStored(ctx, acked)
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	return stored, planned, distinct, len(acked) - len(have), nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
+	"github.com/gatehouse/gatehouse/app/recovery"
 	"github.com/gatehouse/gatehouse/app/setup"
 )
 
@@ -47,6 +48,38 @@ func doctorGitHub(ctx context.Context, urls ghclient.URLs, c setup.Credentials) 
 		return []line{api, {name: "installations", state: stateSkip, detail: "GitHub refused the app"}}
 	}
 	api.state, api.detail = stateOK, fmt.Sprintf("GET /app accepted the app's token: %s on %s", app.GetSlug(), urls.API)
+	lines := doctorInstallations(ctx, f, gh, urls, app, api, insts)
+	return append(lines, doctorDeliveries(ctx, gh, time.Now()))
+}
+
+// doctorDeliveries reports the deliveries of the last day that GitHub
+// could not hand to gatehouse (down, refused under overload, wrong secret).
+func doctorDeliveries(ctx context.Context, gh *github.Client, now time.Time) line {
+	l := line{name: "webhook deliveries"}
+	missed, attempts, err := recovery.Failed(ctx, gh, now.Add(-24*time.Hour))
+	if err != nil {
+		l.state, l.detail, l.fix = stateWarn, "GET /app/hook/deliveries: "+err.Error(), "check the network to GitHub and run doctor again"
+		return l
+	}
+	if len(missed) == 0 {
+		l.state, l.detail = stateOK, fmt.Sprintf("none failed in the last 24 hours (%s)", plural(attempts, "attempt"))
+		return l
+	}
+	newest := missed[0]
+	status := "could not connect"
+	if newest.StatusCode != 0 {
+		status = fmt.Sprintf("answered %d", newest.StatusCode)
+	}
+	l.state = stateWarn
+	l.detail = fmt.Sprintf("%s failed in the last 24 hours; the newest, %s %s, %s at %s", plural(len(missed), "delivery"),
+		newest.Event, newest.GUID, status, newest.At.UTC().Format(time.RFC3339))
+	l.fix = "gatehouse serve asks GitHub to redeliver failed deliveries (GATEHOUSE_RECOVERY_INTERVAL); if they keep failing, check the webhook URL and secret in the app's settings and the logs for \"webhook refused\""
+	return l
+}
+
+// doctorInstallations counts the app's installations and their
+// repositories.
+func doctorInstallations(ctx context.Context, f *ghclient.Factory, gh *github.Client, urls ghclient.URLs, app *github.App, api, insts line) []line {
 	install := urls.Web.JoinPath("apps", app.GetSlug(), "installations", "new").String()
 
 	var all []*github.Installation

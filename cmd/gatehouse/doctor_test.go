@@ -120,7 +120,7 @@ func TestDoctor(t *testing.T) {
 				e.fake.AddRepo("acme", "gadgets")
 			},
 			want: map[string]string{"GitHub App": "ok", "GitHub API": "ok", "installations": "ok", "webhook secret": "ok",
-				"public URL": "warn", "database (sqlite)": "ok", "vulnerability DB": "ok", "sandbox": "ok"},
+				"public URL": "warn", "database (sqlite)": "ok", "vulnerability DB": "ok", "sandbox": "ok", "webhook deliveries": "ok"},
 			contains: []string{"stored by /setup", "1 installation (acme), 2 repositories", "/healthz answers", "is a local address", "5 hours ago"},
 		},
 		{
@@ -148,6 +148,15 @@ func TestDoctor(t *testing.T) {
 			want:       map[string]string{"GitHub API": "ok", "installations": "FAIL"},
 			wantFailed: true,
 			contains:   []string{"→ install it on the repositories to check: " + "%FAKE%/apps/gatehouse-test/installations/new"},
+		},
+		{
+			name: "failed deliveries in the last day",
+			prep: func(t *testing.T, e *doctorEnv, o *doctorOptions) {
+				e.fake.SetWebhook("http://127.0.0.1:1/webhooks/github", []byte("s")) // nothing listens
+				e.fake.SendWebhook("pull_request", githubtest.LoadWebhook(t, "pull_request.opened"))
+			},
+			want:     map[string]string{"webhook deliveries": "warn"},
+			contains: []string{"1 delivery failed in the last 24 hours", "could not connect", "GATEHOUSE_RECOVERY_INTERVAL"},
 		},
 		{
 			name:     "environment overrides the stored secret",

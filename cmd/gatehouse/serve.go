@@ -33,6 +33,10 @@ type serveFlags struct {
 	mirrorCacheMB              int
 	logFormat, logLevel        string
 	signingKey, signingKeyPath string
+	intakeMaxWait              time.Duration
+	intakeMaxPending           int
+	recoveryInterval           time.Duration
+	recoveryLookback           time.Duration
 }
 
 func newServe() *cobra.Command {
@@ -61,6 +65,10 @@ func newServe() *cobra.Command {
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.signingKey, "signing-key", "GATEHOUSE_SIGNING_KEY", "", "key verdicts are signed with (PEM, ECDSA P-256 or Ed25519); empty: the data dir's evidence-signing-key.pem, created on first start")
 	envString(fs, &f.signingKeyPath, "signing-key-path", "GATEHOUSE_SIGNING_KEY_PATH", "", "file with the key verdicts are signed with (a mounted secret)")
+	envDuration(fs, &f.intakeMaxWait, "intake-max-wait", "GATEHOUSE_INTAKE_MAX_WAIT", 500*time.Millisecond, "longest a delivery waits to be stored before it is refused with 503 (recovered later from GitHub's delivery log)")
+	envInt(fs, &f.intakeMaxPending, "intake-max-pending", "GATEHOUSE_INTAKE_MAX_PENDING", 4096, "most deliveries waiting to be stored; beyond, 503 at once")
+	envDuration(fs, &f.recoveryInterval, "recovery-interval", "GATEHOUSE_RECOVERY_INTERVAL", 5*time.Minute, "how often GitHub's delivery log is read for missed deliveries (0: off)")
+	envDuration(fs, &f.recoveryLookback, "recovery-lookback", "GATEHOUSE_RECOVERY_LOOKBACK", 72*time.Hour, "how far back the first read of the delivery log goes (at most 72h, what GitHub keeps)")
 	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
 	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
 	return cmd
@@ -95,6 +103,11 @@ func runServe(ctx context.Context, f serveFlags) error {
 		InstallationConcurrency: f.installationConcurrency, Metrics: metrics.New(),
 		MirrorCacheBytes: int64(f.mirrorCacheMB) << 20,
 		SigningKeyPEM:    []byte(f.signingKey), SigningKeyPath: f.signingKeyPath,
+		IntakeMaxWait: f.intakeMaxWait, IntakeMaxPending: f.intakeMaxPending,
+		Recovery: server.RecoveryConfig{Interval: f.recoveryInterval, Lookback: f.recoveryLookback},
+	}
+	if f.recoveryInterval == 0 {
+		cfg.Recovery.Interval = -1 // off
 	}
 	retention, err := evidence.ParseRetention(f.evidenceRetention)
 	if err != nil {

@@ -38,6 +38,8 @@ func (s *Server) handlers() map[string]handler {
 		"apps/create-installation-access-token":      (*call).createInstallationToken,
 		"apps/list-repos-accessible-to-installation": (*call).listInstallationRepos,
 		"apps/create-from-manifest":                  (*call).createFromManifest,
+		"apps/list-webhook-deliveries":               (*call).listHookDeliveries,
+		"apps/redeliver-webhook-delivery":            (*call).redeliverHookDelivery,
 		"checks/create":                              (*call).createCheckRun,
 		"checks/update":                              (*call).updateCheckRun,
 		"checks/list-for-ref":                        (*call).listCheckRunsForRef,

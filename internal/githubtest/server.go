@@ -56,6 +56,9 @@ type Server struct {
 	deploymentAnswers []*DeploymentAnswer
 	manifests         map[string]*Manifest // by conversion code
 	codeload          map[string]codeloadGrant
+	hookURL           string
+	hookSecret        []byte
+	hookLog           []*HookDelivery // the app's webhook delivery log, oldest first
 }
 
 // Option configures a Server.
