@@ -117,7 +117,7 @@ func (p *Pipeline) Scan(ctx context.Context, req Request) (*Scanned, error) {
 	log := cmp.Or(req.Logger, p.cfg.Logger)
 	// 0711 and 0755: the sandboxed scanner runs as an unprivileged user
 	// and reads the checkout; nobody can list the work dir itself.
-	if err := os.MkdirAll(p.cfg.WorkDir, 0o711); err != nil {
+	if err := searchable(p.cfg.WorkDir); err != nil {
 		return nil, fmt.Errorf("scratch dir: %w", err)
 	}
 	scratch, err := os.MkdirTemp(p.cfg.WorkDir, "scan-")
@@ -213,6 +213,23 @@ func (p *Pipeline) scanBase(ctx context.Context, log *slog.Logger, repo string, 
 		out.Errors[c] = e
 	}
 	return out, nil
+}
+
+// searchable makes dir (creating it) traversable by the sandbox user:
+// 0711, nobody can list it. Another part of the server may have made it
+// first, 0700 (the mirrors live under the same work dir).
+func searchable(dir string) error {
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&0o011 != 0o011 {
+		return os.Chmod(dir, st.Mode().Perm()|0o011)
+	}
+	return nil
 }
 
 // commitKey keys a commit's whole result of a check: the engine, and the

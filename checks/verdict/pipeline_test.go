@@ -2,6 +2,8 @@ package verdict
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -280,5 +282,30 @@ func TestEngineStoreSparesTheEngines(t *testing.T) {
 	scan(newDB)
 	if newDB.runs() == 0 {
 		t.Error("a new DB date served units keyed by the old one")
+	}
+}
+
+// The sandbox user must reach the checkouts under the work dir, even when
+// something else made that dir first, private (the server's mirrors live
+// under it); the probe of engine versions scans a directory there too.
+func TestWorkDirReachable(t *testing.T) {
+	work := filepath.Join(t.TempDir(), "work")
+	if err := os.MkdirAll(filepath.Join(work, "mirrors"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := New(Config{
+		Runner: &checks.Local{Checks: []checks.Check{&fakeIaC{version: "db1"}}}, Cache: newCache(), WorkDir: work,
+		Splitters: map[string]checks.Splitter{checks.IaC: iacFiles{}}, DBUpdatedAt: func() time.Time { return db },
+	})
+	if _, err := p.Scan(context.Background(), Request{Head: &memTree{files: map[string]string{"a.yaml": "ok\n"}}, Checks: []string{checks.IaC}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(work)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm()&0o001 == 0 {
+		t.Errorf("work dir %v: the sandbox user cannot traverse it", st.Mode().Perm())
 	}
 }
