@@ -145,13 +145,15 @@ func coldCI(b *testing.B, bin string, repo *githubtest.Repo, pulls []githubtest.
 			{"git", "-C", dir, "fetch", "-q", "origin", "main"},
 		} {
 			if o, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-				b.Fatalf("%v: %v\n%s", args, err, o)
+				fmt.Fprintf(os.Stderr, "%v: %v\n%s\n", args, err, o) // Fatalf outside go test loses it
+				b.Fatalf("%v failed", args)
 			}
 		}
 		cmd := exec.Command(bin, "scan", "--no-cache", "--base", "origin/main", "--data-dir", data, "--format", "json", ".")
 		cmd.Dir = dir
 		if o, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 1 {
-			b.Fatalf("gatehouse scan: %v\n%s", err, o)
+			fmt.Fprintf(os.Stderr, "gatehouse scan: %v\n%s\n", err, o)
+			b.Fatalf("gatehouse scan failed")
 		}
 		out = append(out, time.Since(t0))
 	}
