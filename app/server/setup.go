@@ -65,6 +65,11 @@ func (s *Server) newQueue(workers int) (*queue.Queue, error) {
 	})
 }
 
+// ScanDir is where a data directory's scans check out the trees they scan
+// (the sandbox's CheckoutRoot: only this part of the work directory, not
+// the git mirrors beside it, is shared with the sandboxed children).
+func ScanDir(dataDir string) string { return filepath.Join(dataDir, "work", "scans") }
+
 // buildWork makes the planner and the worker for an app and registers
 // their jobs on q.
 func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
@@ -80,7 +85,7 @@ func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 	work := filepath.Join(cfg.DataDir, "work")
 	pipeline := verdict.New(verdict.Config{
 		Runner: meteredRunner{cfg.Runner, s.metrics}, Splitters: cfg.Splitters, Cache: s.store,
-		WorkDir: work, DBUpdatedAt: cfg.DBUpdatedAt, Logger: cfg.Logger,
+		WorkDir: ScanDir(cfg.DataDir), DBUpdatedAt: cfg.DBUpdatedAt, Logger: cfg.Logger,
 	})
 	s.worker = worker.New(worker.Config{
 		Clients: gh, Pipeline: pipeline, Policies: cfg.Policies, Checks: cfg.Checks, OnVerdicts: s.countVerdicts,

@@ -61,10 +61,13 @@ func newServe() *cobra.Command {
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.signingKey, "signing-key", "GATEHOUSE_SIGNING_KEY", "", "key verdicts are signed with (PEM, ECDSA P-256 or Ed25519); empty: the data dir's evidence-signing-key.pem, created on first start")
 	envString(fs, &f.signingKeyPath, "signing-key-path", "GATEHOUSE_SIGNING_KEY_PATH", "", "file with the key verdicts are signed with (a mounted secret)")
-	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
-	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
+	envChoice(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", []string{"json", "text"}, "json or text")
+	envChoice(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", logLevels, "debug, info, warn or error")
 	return cmd
 }
+
+// logLevels are the values --log-level accepts.
+var logLevels = []string{"debug", "info", "warn", "error"}
 
 func newLogger(format, level string) *slog.Logger {
 	var lv slog.Level
@@ -79,9 +82,9 @@ func newLogger(format, level string) *slog.Logger {
 func runServe(ctx context.Context, f serveFlags) error {
 	log := newLogger(f.logFormat, f.logLevel)
 	slog.SetDefault(log)
-	// 0711: the sandboxed scanner runs as an unprivileged user and must be
-	// able to pass through the data dir to the DB and its checkout, while
-	// nobody can list what is in it.
+	// 0711: where the sandbox cannot give its children the DB and the
+	// checkouts as mounts (no user namespaces), they pass through the data
+	// dir as an unprivileged user; nobody can list what is in it.
 	if err := os.MkdirAll(f.dataDir, 0o711); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -149,7 +152,8 @@ func runServe(ctx context.Context, f serveFlags) error {
 		if err != nil {
 			return err
 		}
-		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Limits: lim, Logger: log,
+		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir),
+			CheckoutRoot: server.ScanDir(f.dataDir), Limits: lim, Logger: log,
 			Observer: metrics.SandboxObserver{M: cfg.Metrics}})
 		if err != nil {
 			return err
