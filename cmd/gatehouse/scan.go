@@ -25,6 +25,7 @@ import (
 
 type scanFlags struct {
 	base, formatName, dataDir, policyFile string
+	logLevel                              string
 	checkNames, customDirs                []string
 	contentFlags
 }
@@ -68,6 +69,7 @@ blocks, 1 something blocks, 2 usage or internal error.`,
 	envString(fs, &f.policyFile, "policy", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file")
 	fs.StringSliceVar(&f.customDirs, "custom-checks", nil, "directories of custom Rego checks to run with the iac check (e.g. .github/gatehouse/checks)")
 	f.contentFlags.register(fs)
+	envChoice(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "error", logLevels, "the engines' log lines on stderr: debug, info, warn or error")
 	return cmd
 }
 
@@ -96,7 +98,7 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	}
 	// trivy buffers every log line in its own default logger until told
 	// otherwise: take slog's default over before loading the engines.
-	log := quietLogger()
+	log := quietLogger(f.logLevel)
 	slog.SetDefault(log)
 	names := registry.Names
 	if len(f.checkNames) > 0 {
