@@ -243,3 +243,19 @@ func TestPolicyCheckAndExplain(t *testing.T) {
 		}
 	}
 }
+
+// TestScanWithoutDB: a fresh machine has no vulnerability DB. A tree with
+// nothing to match passes; one with lockfiles cannot be judged and the
+// text says how to get a DB.
+func TestScanWithoutDB(t *testing.T) {
+	noDB := t.TempDir()
+	empty := t.TempDir()
+	out, code := run(t, "scan", "--data-dir", noDB, empty)
+	if code != 0 || !strings.Contains(out, "no lockfiles or manifests found") {
+		t.Errorf("empty directory without a DB: exit %d\n%s", code, out)
+	}
+	out, code = run(t, "scan", "--data-dir", noDB, "--checks", "dependencies", "../../testdata/repos/deps")
+	if code != 1 || !strings.Contains(out, "gatehouse db update") || !strings.Contains(out, "gatehouse db import") {
+		t.Errorf("lockfiles without a DB: exit %d\n%s", code, out)
+	}
+}
