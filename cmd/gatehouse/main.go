@@ -42,6 +42,7 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "gatehouse",
 		Short:         "The security gate of your delivery pipeline: secrets, dependencies and IaC checks as a GitHub App",
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// GATEHOUSE_* variables are parsed like their flags, for every

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -257,5 +258,60 @@ func TestScanWithoutDB(t *testing.T) {
 	out, code = run(t, "scan", "--data-dir", noDB, "--checks", "dependencies", "../../testdata/repos/deps")
 	if code != 1 || !strings.Contains(out, "gatehouse db update") || !strings.Contains(out, "gatehouse db import") {
 		t.Errorf("lockfiles without a DB: exit %d\n%s", code, out)
+	}
+}
+
+// TestScanCIFlags: --output writes the chosen format to a file (the exit
+// code stays the contract), table is the text format's other name,
+// --policy and --policy-file are one flag, --version answers.
+func TestScanCIFlags(t *testing.T) {
+	data := testDataDir(t)
+	report := filepath.Join(t.TempDir(), "report.sarif")
+	out, code := run(t, "scan", "--data-dir", data, "-f", "sarif", "-o", report, "../../testdata/repos/iac")
+	b, err := os.ReadFile(report)
+	if code != 1 || err != nil || !strings.Contains(string(b), `"AWS-0107"`) || strings.Contains(out, "AWS-0107") {
+		t.Errorf("--output: exit %d, err %v, stdout:\n%s", code, err, out)
+	}
+	if out, code := run(t, "scan", "--data-dir", data, "--format", "table", "../../testdata/repos/clean"); code != 0 || !strings.Contains(out, "no blocking findings") {
+		t.Errorf("--format table: exit %d\n%s", code, out)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yml")
+	if err := os.WriteFile(pol, []byte("version: 1\nchecks:\n  iac:\n    mode: warn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--policy", "--policy-file"} {
+		if out, code := run(t, "scan", "--data-dir", data, flag, pol, "../../testdata/repos/iac"); code != 0 {
+			t.Errorf("%s (iac in warn mode): exit %d\n%s", flag, code, out)
+		}
+	}
+	if out, code := run(t, "--version"); code != 0 || !strings.HasPrefix(out, "gatehouse version ") {
+		t.Errorf("--version: exit %d\n%s", code, out)
+	}
+}
+
+// TestScanBaseOnAShallowClone says to fetch more history, not git's words.
+func TestScanBaseOnAShallowClone(t *testing.T) {
+	src := t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	git(src, "init", "-q", "-b", "main")
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(src, "f.txt"), []byte{byte('a' + i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git(src, "add", ".")
+		git(src, "commit", "-q", "-m", "c")
+	}
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(".", "clone", "-q", "--depth", "1", "file://"+src, clone)
+	out, code := run(t, "scan", "--data-dir", t.TempDir(), "--base", "HEAD~2", clone)
+	if code != 2 || !strings.Contains(out, "fetch more history") || !strings.Contains(out, "fetch-depth: 0") {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/bounded"
@@ -25,7 +26,7 @@ import (
 
 type scanFlags struct {
 	base, formatName, dataDir, policyFile string
-	logLevel                              string
+	logLevel, output                      string
 	checkNames, customDirs                []string
 	contentFlags
 }
@@ -58,15 +59,33 @@ blocks, 1 something blocks, 2 usage or internal error.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			return runScan(cmd.Context(), cmd.OutOrStdout(), dir, f)
+			out := cmd.OutOrStdout()
+			if f.output != "" {
+				file, err := os.Create(f.output)
+				if err != nil {
+					return fmt.Errorf("--output: %w", err)
+				}
+				defer file.Close()
+				out = file
+			}
+			err := runScan(cmd.Context(), out, dir, f)
+			if f.output != "" {
+				var ee exitError
+				if err == nil || errors.As(err, &ee) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "gatehouse: report written to %s\n", f.output)
+				}
+			}
+			return err
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.base, "base", "", "git revision to compare with (scan REV..HEAD)")
-	fs.StringVarP(&f.formatName, "format", "f", "text", "output: text, json, sarif or cyclonedx")
+	fs.StringVarP(&f.formatName, "format", "f", "text", "output: text (or table), json, sarif or cyclonedx")
+	fs.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of stdout (the exit code is unchanged)")
 	fs.StringSliceVar(&f.checkNames, "checks", nil, "checks to run (default: all)")
 	envString(fs, &f.dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory (vulnerability DB)")
-	envString(fs, &f.policyFile, "policy", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file")
+	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file (--policy is the same flag)")
+	fs.SetNormalizeFunc(policyAlias)
 	fs.StringSliceVar(&f.customDirs, "custom-checks", nil, "directories of custom Rego checks to run with the iac check (e.g. .github/gatehouse/checks)")
 	f.contentFlags.register(fs)
 	envChoice(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "error", logLevels, "the engines' log lines on stderr: debug, info, warn or error")
@@ -76,8 +95,10 @@ blocks, 1 something blocks, 2 usage or internal error.`,
 func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error {
 	switch f.formatName {
 	case "text", "json", "sarif", "cyclonedx":
+	case "table":
+		f.formatName = "text"
 	default:
-		return fmt.Errorf("--format %q: want text, json, sarif or cyclonedx", f.formatName)
+		return fmt.Errorf("--format %q: want text (or table), json, sarif or cyclonedx", f.formatName)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -116,6 +137,10 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		}
 		baseRev, err := gitOut(ctx, abs, "rev-parse", "--verify", f.base+"^{commit}")
 		if err != nil {
+			if shallow, _ := gitOut(ctx, abs, "rev-parse", "--is-shallow-repository"); shallow == "true" {
+				return fmt.Errorf("--base %s: this clone is shallow and does not have that commit: "+
+					"fetch more history (in GitHub Actions, actions/checkout with fetch-depth: 0; or git fetch --unshallow)", f.base)
+			}
 			return fmt.Errorf("--base %s: %w", f.base, err)
 		}
 		if head.GitDir, err = gitOut(ctx, abs, "rev-parse", "--absolute-git-dir"); err != nil {
@@ -187,6 +212,15 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		return exitError{code}
 	}
 	return nil
+}
+
+// policyAlias makes --policy and --policy-file one flag, for scan and
+// serve alike.
+func policyAlias(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if name == "policy" {
+		name = "policy-file"
+	}
+	return pflag.NormalizedName(name)
 }
 
 func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
