@@ -74,3 +74,15 @@ func TestEnvironmentAndFlags(t *testing.T) {
 		t.Errorf("workers %d, timeout %s, offline %v, format %q", workers, timeout, offline, format)
 	}
 }
+
+func TestAgeTextIsNeverNegative(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		-3 * time.Hour:   "less than an hour ago",
+		10 * time.Minute: "less than an hour ago",
+		26 * time.Hour:   "26h0m0s ago",
+	} {
+		if got := ageText(d); got != want {
+			t.Errorf("ageText(%s) = %q, want %q", d, got, want)
+		}
+	}
+}
