@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -117,6 +118,19 @@ func TestWebRoleMetrics(t *testing.T) {
 	_ = json.Unmarshal([]byte(rb), &ready)
 	if code != http.StatusServiceUnavailable || ready["queue"] == nil {
 		t.Errorf("/readyz = %d %s", code, rb)
+	}
+}
+
+// A missing vulnerability DB shows in /readyz and as an infinite age, so
+// the documented "DB older than two days" alert fires on it too.
+func TestMissingVulnDBIsReported(t *testing.T) {
+	base := startServer(t, Config{Role: RoleWeb, DBUpdatedAt: func() time.Time { return time.Time{} }})
+	if _, body := get(t, base+"/readyz"); !strings.Contains(body, `"vulnerability_db":"missing: `) {
+		t.Errorf("/readyz = %s", body)
+	}
+	_, body := get(t, base+"/metrics")
+	if !strings.Contains(body, "gatehouse_vulndb_age_seconds +Inf") {
+		t.Errorf("no infinite age in the metrics:\n%s", body)
 	}
 }
 
