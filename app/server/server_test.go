@@ -68,6 +68,16 @@ func TestUnconfiguredServer(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("webhook without a secret = %d, want 503", resp.StatusCode)
 	}
+	// The root points to the setup page.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/setup" {
+		t.Errorf("GET / = %d to %q, want a redirect to /setup", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
 
 // The web role stores deliveries and serves metrics that move.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -103,6 +104,15 @@ func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 func (s *Server) routeLive(r *gin.Engine, hook *webhook.Handler) {
 	s.live.hook.Store(hook)
 	r.POST(setup.WebhookPath, func(c *gin.Context) { s.live.hook.Load().ServeGin(c) })
+	// The root says where to go: the setup page until an app is
+	// configured, then what this server answers.
+	r.GET("/", func(c *gin.Context) {
+		if s.app() == nil {
+			c.Redirect(http.StatusSeeOther, setup.PagePath)
+			return
+		}
+		c.String(http.StatusOK, "gatehouse: GitHub webhooks at %s; /healthz, /readyz, /metrics\n", setup.WebhookPath)
+	})
 	if s.gh != nil {
 		return
 	}
