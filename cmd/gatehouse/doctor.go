@@ -78,7 +78,7 @@ func doctorListen(addr string, configured bool) line {
 			port = "8080"
 		}
 		l.detail += fmt.Sprintf("; open http://localhost:%s/setup on this host to create the app "+
-			"(in Kubernetes: kubectl port-forward deploy/gatehouse %s:%s; with compose: the published port)", port, port, port)
+			"(in Kubernetes: kubectl port-forward to the pod, e.g. deploy/RELEASE-gatehouse-all %s:%s; with compose: the published port)", port, port, port)
 	}
 	return l
 }

@@ -294,7 +294,7 @@ func TestDoctorCommandExitCode(t *testing.T) {
 }
 
 func TestDoctorListenAddress(t *testing.T) {
-	if l := doctorListen("", false); l.detail != "serve listens on 127.0.0.1:8080; open http://localhost:8080/setup on this host to create the app (in Kubernetes: kubectl port-forward deploy/gatehouse 8080:8080; with compose: the published port)" {
+	if l := doctorListen("", false); l.detail != "serve listens on 127.0.0.1:8080; open http://localhost:8080/setup on this host to create the app (in Kubernetes: kubectl port-forward to the pod, e.g. deploy/RELEASE-gatehouse-all 8080:8080; with compose: the published port)" {
 		t.Errorf("unconfigured: %q", l.detail)
 	}
 	if l := doctorListen("", true); l.detail != "serve listens on :8080" {
