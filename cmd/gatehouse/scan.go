@@ -17,6 +17,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/bounded"
+	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/format"
 	"github.com/gatehouse/gatehouse/checks/iac"
 	"github.com/gatehouse/gatehouse/checks/policy"
@@ -181,15 +182,30 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	if err != nil {
 		return err
 	}
+	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Now: time.Now()})
 	if f.formatName == "cyclonedx" {
-		r := scanned.Head.Result(checks.Dependencies)
-		if r == nil || r.SBOM == nil {
+		// The SBOM lists components, which needs no vulnerability DB: without
+		// one it is made from the lockfiles alone. The exit code is the
+		// verdict's, as for every format (a check that could not complete,
+		// such as dependencies without a DB, is 1).
+		var sbom []byte
+		if r := scanned.Head.Result(checks.Dependencies); r != nil && r.SBOM != nil {
+			sbom = r.SBOM
+		} else if info, err := deps.DBStatus(registry.DBDir(f.dataDir)); err == nil && !info.Present {
+			if sbom, err = set.Deps.Inventory(ctx, checks.Target{Dir: abs}); err != nil {
+				return err
+			}
+		} else {
 			return fmt.Errorf("no SBOM: the dependencies check did not complete: %s", scanned.Head.Errors[checks.Dependencies])
 		}
-		_, err := out.Write(r.SBOM)
-		return err
+		if _, err := out.Write(sbom); err != nil {
+			return err
+		}
+		if code := format.ExitCode(&format.Report{Results: scanned.Head.Results, Verdicts: dec.Verdicts}); code != 0 {
+			return exitError{code}
+		}
+		return nil
 	}
-	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Now: time.Now()})
 	rep := &format.Report{
 		Target: dir, ToolVersion: version, Results: scanned.Head.Results, Verdicts: dec.Verdicts,
 		PolicyHash: dec.PolicyHash, PolicySources: dec.PolicySources,
