@@ -253,18 +253,23 @@ func TestPolicyCheckAndExplain(t *testing.T) {
 func TestScanWithoutDB(t *testing.T) {
 	noDB := t.TempDir()
 	empty := t.TempDir()
-	out, code := run(t, "scan", "--data-dir", noDB, empty)
-	if code != 0 || !strings.Contains(out, "no lockfiles or manifests found") {
+	out, code := run(t, "scan", "--offline", "--data-dir", noDB, empty)
+	if code != 0 || !strings.Contains(out, "no lockfiles or manifests found") || strings.Contains(out, "downloading") {
 		t.Errorf("empty directory without a DB: exit %d\n%s", code, out)
 	}
-	out, code = run(t, "scan", "--data-dir", noDB, "--checks", "dependencies", "../../testdata/repos/deps")
+	// First use without --offline tries the download, says so, and goes
+	// on without a DB when the registry cannot be reached.
+	out, code = run(t, "scan", "--data-dir", noDB, "--trivy-db-repository", "127.0.0.1:1/aquasec/trivy-db", "--checks", "dependencies", "../../testdata/repos/deps")
+	if !strings.Contains(out, "no vulnerability DB in ") || !strings.Contains(out, "cannot be reached from this host (offline?)") {
+		t.Errorf("first use, registry unreachable:\n%s", out)
+	}
 	if code != 1 || !strings.Contains(out, "gatehouse db update") || !strings.Contains(out, "gatehouse db import") {
 		t.Errorf("lockfiles without a DB: exit %d\n%s", code, out)
 	}
 	// The SBOM needs no DB: it is written, and the exit code still says
 	// the dependencies check could not complete.
 	sbom := filepath.Join(t.TempDir(), "sbom.json")
-	out, code = run(t, "scan", "--data-dir", noDB, "-f", "cyclonedx", "-o", sbom, "../../testdata/repos/deps")
+	out, code = run(t, "scan", "--offline", "--data-dir", noDB, "-f", "cyclonedx", "-o", sbom, "../../testdata/repos/deps")
 	b, err := os.ReadFile(sbom)
 	if code != 1 || err != nil || !strings.Contains(string(b), "CycloneDX") || !strings.Contains(string(b), "lodash") {
 		t.Errorf("cyclonedx without a DB: exit %d, %v\n%s\n%.400s", code, err, out, b)

@@ -27,7 +27,9 @@ import (
 
 type scanFlags struct {
 	base, formatName, dataDir, policyFile string
-	logLevel, output                      string
+	logLevel, output, dbRepository        string
+	offline                               bool
+	stderr                                io.Writer
 	checkNames, customDirs                []string
 	contentFlags
 }
@@ -69,6 +71,7 @@ blocks, 1 something blocks, 2 usage or internal error.`,
 				defer file.Close()
 				out = file
 			}
+			f.stderr = cmd.ErrOrStderr()
 			err := runScan(cmd.Context(), out, dir, f)
 			if f.output != "" {
 				var ee exitError
@@ -89,6 +92,8 @@ blocks, 1 something blocks, 2 usage or internal error.`,
 	fs.SetNormalizeFunc(policyAlias)
 	fs.StringSliceVar(&f.customDirs, "custom-checks", nil, "directories of custom Rego checks to run with the iac check (e.g. .github/gatehouse/checks)")
 	f.contentFlags.register(fs)
+	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download the vulnerability DB; use what is in the data dir")
+	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envChoice(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "error", logLevels, "the engines' log lines on stderr: debug, info, warn or error")
 	return cmd
 }
@@ -170,6 +175,9 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		req.Custom = append(req.Custom, cc...)
 	}
 	req.Custom = checks.CapCustomChecks(req.Custom)
+	if !f.offline && f.stderr != nil {
+		firstUseDB(ctx, f.stderr, f.dataDir, f.dbRepository)
+	}
 	set, err := registry.New(registry.Options{DataDir: f.dataDir, MaxFileSize: lim.MaxFileSize, Logger: log})
 	if err != nil {
 		return err
@@ -228,6 +236,24 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		return exitError{code}
 	}
 	return nil
+}
+
+// firstUseDB downloads the vulnerability DB into the data dir when none is
+// there, as trivy does on first use, from the repository serve uses; a
+// line on stderr says so. A failed download is a warning: trees without
+// lockfiles scan without a DB, and the dependencies check says how to get
+// one where it is needed.
+func firstUseDB(ctx context.Context, stderr io.Writer, dataDir, repo string) {
+	dir := registry.DBDir(dataDir)
+	if info, err := deps.DBStatus(dir); err != nil || info.Present {
+		return
+	}
+	fmt.Fprintf(stderr, "gatehouse: no vulnerability DB in %s; downloading it (first use, about 1 GB unpacked; --offline skips this)\n", dir)
+	if err := deps.UpdateDB(ctx, dir, repo); err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return
+	}
+	fmt.Fprintln(stderr, "gatehouse: vulnerability DB installed")
 }
 
 // policyAlias makes --policy and --policy-file one flag, for scan and
