@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -175,7 +176,7 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		req.Custom = append(req.Custom, cc...)
 	}
 	req.Custom = checks.CapCustomChecks(req.Custom)
-	if !f.offline && f.stderr != nil {
+	if !f.offline && f.stderr != nil && slices.Contains(names, checks.Dependencies) {
 		firstUseDB(ctx, f.stderr, f.dataDir, f.dbRepository)
 	}
 	set, err := registry.New(registry.Options{DataDir: f.dataDir, MaxFileSize: lim.MaxFileSize, Logger: log})
