@@ -13,7 +13,7 @@ RACE_PKGS := ./app/queue/... ./app/store/... ./app/webhook/... ./app/ghclient/..
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/gatehouse ./cmd/gatehouse
 
-## serve: build and run gatehouse serve on the embedded SQLite default (./data)
+## serve: build and run gatehouse serve on the embedded SQLite default ($$GATEHOUSE_DATA_DIR, else ~/.local/share/gatehouse)
 serve: build
 	./bin/gatehouse serve
 

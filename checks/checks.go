@@ -269,6 +269,16 @@ func (f Finding) Location() string {
 	return f.File
 }
 
+// GitleaksID is the id gitleaks gives a secret finding and accepts, one a
+// line, in .gitleaksignore: commit:file:rule:line for a finding in a commit,
+// file:rule:line for one in a tree.
+func (f Finding) GitleaksID() string {
+	if f.Commit != "" {
+		return fmt.Sprintf("%s:%s:%s:%d", f.Commit, f.File, f.RuleID, f.StartLine)
+	}
+	return fmt.Sprintf("%s:%s:%d", f.File, f.RuleID, f.StartLine)
+}
+
 // Fingerprint returns the stable, line-independent fingerprint of a finding:
 // the SHA-256 of check, rule, path and a content key. The content key is
 // whatever identifies the finding's substance without its position: the

@@ -8,8 +8,8 @@
 #   GATEHOUSE=/path/to/gatehouse deploy/dogfood.sh
 #
 # The dependencies check is left out by default: deploy/ has no lockfiles
-# and the check needs a vulnerability DB (add it with
-# DOGFOOD_CHECKS=secrets,dependencies,iac on a runner that has one).
+# (it would pass without a DB, but gatehouse scan would first try to
+# download one; add it with DOGFOOD_CHECKS=secrets,dependencies,iac).
 # `go test ./deploy/` runs the same IaC check in-process (TestDogfoodIaC),
 # plus the scaled-out manifests; this script is the CLI's view of it.
 set -eu

@@ -76,7 +76,7 @@ func cliOutcome(t *testing.T, repo *githubtest.Repo, pr githubtest.PullRequest, 
 		}
 	}
 	cmd := exec.Command(binary(t), "scan", "--base", pr.BaseSHA, "--format", "json", dir)
-	cmd.Env = append(os.Environ(), append([]string{"GATEHOUSE_DATA_DIR=" + dataDir}, env...)...)
+	cmd.Env = append(os.Environ(), append([]string{"GATEHOUSE_DATA_DIR=" + dataDir, "GATEHOUSE_OFFLINE=true"}, env...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	b, err := cmd.Output()

@@ -5,6 +5,7 @@
 package metrics
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -152,7 +153,8 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // WatchVulnDB exports gatehouse_vulndb_age_seconds, read from updatedAt at
-// each scrape (no series while it returns the zero time: no DB).
+// each scrape. While it returns the zero time (no DB installed) the age is
+// +Inf, so that an alert on an old DB also fires on a missing one.
 func (m *Metrics) WatchVulnDB(updatedAt func() time.Time, now func() time.Time) {
 	m.Registry.MustRegister(&vulnDBCollector{updatedAt: updatedAt, now: now})
 }
@@ -167,11 +169,11 @@ type vulnDBCollector struct {
 func (c *vulnDBCollector) Describe(ch chan<- *prometheus.Desc) { ch <- vulnDBAgeDesc }
 
 func (c *vulnDBCollector) Collect(ch chan<- prometheus.Metric) {
-	t := c.updatedAt()
-	if t.IsZero() {
-		return
+	age := math.Inf(1)
+	if t := c.updatedAt(); !t.IsZero() {
+		age = max(c.now().Sub(t).Seconds(), 0)
 	}
-	ch <- prometheus.MustNewConstMetric(vulnDBAgeDesc, prometheus.GaugeValue, c.now().Sub(t).Seconds())
+	ch <- prometheus.MustNewConstMetric(vulnDBAgeDesc, prometheus.GaugeValue, age)
 }
 
 // Installation is the bounded label value of an installation id.

@@ -423,6 +423,14 @@ func (s *Server) readyz(c *gin.Context) {
 	if s.app() == nil { // issue 11: s.gh may be set at run time (setup.go)
 		status, out["app"] = http.StatusServiceUnavailable, "not configured: open /setup, or set GATEHOUSE_APP_ID and GATEHOUSE_PRIVATE_KEY_PATH"
 	}
+	if s.cfg.DBUpdatedAt != nil {
+		// Reported, not required: trees without lockfiles scan without it.
+		if t := s.cfg.DBUpdatedAt(); t.IsZero() {
+			out["vulnerability_db"] = "missing: dependency scans of lockfiles cannot complete until it is downloaded (gatehouse db update) or imported (gatehouse db import FILE)"
+		} else {
+			out["vulnerability_db"] = fmt.Sprintf("ok (updated %s, %s old)", t.UTC().Format(time.RFC3339), max(time.Since(t), 0).Round(time.Minute))
+		}
+	}
 	for name, check := range s.cfg.Readiness {
 		if err := check(ctx); err != nil {
 			status, out[name] = http.StatusServiceUnavailable, err.Error()

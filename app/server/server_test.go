@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -67,6 +68,16 @@ func TestUnconfiguredServer(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("webhook without a secret = %d, want 503", resp.StatusCode)
 	}
+	// The root points to the setup page.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err = noFollow.Get(base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/setup" {
+		t.Errorf("GET / = %d to %q, want a redirect to /setup", resp.StatusCode, resp.Header.Get("Location"))
+	}
 }
 
 // The web role stores deliveries and serves metrics that move.
@@ -117,6 +128,19 @@ func TestWebRoleMetrics(t *testing.T) {
 	_ = json.Unmarshal([]byte(rb), &ready)
 	if code != http.StatusServiceUnavailable || ready["queue"] == nil {
 		t.Errorf("/readyz = %d %s", code, rb)
+	}
+}
+
+// A missing vulnerability DB shows in /readyz and as an infinite age, so
+// the documented "DB older than two days" alert fires on it too.
+func TestMissingVulnDBIsReported(t *testing.T) {
+	base := startServer(t, Config{Role: RoleWeb, DBUpdatedAt: func() time.Time { return time.Time{} }})
+	if _, body := get(t, base+"/readyz"); !strings.Contains(body, `"vulnerability_db":"missing: `) {
+		t.Errorf("/readyz = %s", body)
+	}
+	_, body := get(t, base+"/metrics")
+	if !strings.Contains(body, "gatehouse_vulndb_age_seconds +Inf") {
+		t.Errorf("no infinite age in the metrics:\n%s", body)
 	}
 }
 

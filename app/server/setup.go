@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,11 @@ func (s *Server) newQueue(workers int) (*queue.Queue, error) {
 	})
 }
 
+// ScanDir is where a data directory's scans check out the trees they scan
+// (the sandbox's CheckoutRoot: only this part of the work directory, not
+// the git mirrors beside it, is shared with the sandboxed children).
+func ScanDir(dataDir string) string { return filepath.Join(dataDir, "work", "scans") }
+
 // buildWork makes the planner and the worker for an app and registers
 // their jobs on q.
 func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
@@ -80,7 +86,7 @@ func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 	work := filepath.Join(cfg.DataDir, "work")
 	pipeline := verdict.New(verdict.Config{
 		Runner: meteredRunner{cfg.Runner, s.metrics}, Splitters: cfg.Splitters, Cache: s.store,
-		WorkDir: work, DBUpdatedAt: cfg.DBUpdatedAt, Logger: cfg.Logger,
+		WorkDir: ScanDir(cfg.DataDir), DBUpdatedAt: cfg.DBUpdatedAt, Logger: cfg.Logger,
 	})
 	s.worker = worker.New(worker.Config{
 		Clients: gh, Pipeline: pipeline, Policies: cfg.Policies, Checks: cfg.Checks, OnVerdicts: s.countVerdicts,
@@ -98,6 +104,15 @@ func (s *Server) buildWork(gh *ghclient.Factory, q *queue.Queue) error {
 func (s *Server) routeLive(r *gin.Engine, hook *webhook.Handler) {
 	s.live.hook.Store(hook)
 	r.POST(setup.WebhookPath, func(c *gin.Context) { s.live.hook.Load().ServeGin(c) })
+	// The root says where to go: the setup page until an app is
+	// configured, then what this server answers.
+	r.GET("/", func(c *gin.Context) {
+		if s.app() == nil {
+			c.Redirect(http.StatusSeeOther, setup.PagePath)
+			return
+		}
+		c.String(http.StatusOK, "gatehouse: GitHub webhooks at %s; /healthz, /readyz, /metrics\n", setup.WebhookPath)
+	})
 	if s.gh != nil {
 		return
 	}

@@ -104,3 +104,34 @@ func ownerOnly(path string) error {
 	}
 	return nil
 }
+
+// openSQLiteReadOnly opens the data directory's database read-only. SQLite
+// in WAL mode lets readers in beside the writer, in other processes too:
+// the lock file, taken by the owner, is left alone.
+func openSQLiteReadOnly(ctx context.Context, dataDir string, log *slog.Logger) (*Store, error) {
+	if dataDir == "" {
+		return nil, fmt.Errorf("open sqlite: no data directory configured (set GATEHOUSE_DATA_DIR or a Postgres URL)")
+	}
+	dir, err := filepath.Abs(dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: data directory %q: %w", dataDir, err)
+	}
+	path := filepath.Join(dir, SQLiteFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w (has gatehouse serve run with this data directory?)", path, err)
+	}
+	q := "mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)"
+	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: q}).String()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	s := &Store{Queries: Queries{sqliteDBTX{db}}, driver: DriverSQLite, log: log, sqlDB: db}
+	if err := db.PingContext(ctx); err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("open sqlite %s read-only: %w", path, err)
+	}
+	log.InfoContext(ctx, "store opened read-only", slog.String("driver", DriverSQLite), slog.String("path", path))
+	return s, nil
+}

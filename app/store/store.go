@@ -41,6 +41,11 @@ type Config struct {
 	DataDir string
 	// Logger receives migration and lifecycle logs; nil discards them.
 	Logger *slog.Logger
+	// ReadOnly opens an existing SQLite database for reading only, beside
+	// the process that owns it (a running serve): no lock, no migration,
+	// no write. The evidence commands use it so that an audit never needs
+	// the gate stopped. Postgres is opened as usual.
+	ReadOnly bool
 }
 
 // Store is an open database with gatehouse's schema applied.
@@ -87,6 +92,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		err error
 	)
 	switch {
+	case cfg.URL == "" && cfg.ReadOnly:
+		return openSQLiteReadOnly(ctx, cfg.DataDir, log)
 	case cfg.URL == "":
 		s, err = openSQLite(ctx, cfg.DataDir, log)
 	case strings.HasPrefix(cfg.URL, "postgres://"), strings.HasPrefix(cfg.URL, "postgresql://"):

@@ -43,7 +43,10 @@ func extractDBArchive(ctx context.Context, src, dst string) error {
 	}
 	defer gz.Close()
 	tr := tar.NewReader(gz)
+	// The files may sit at the root or in one directory (a tarball of
+	// db-export/vulndb, of trivy's cache): both must come from the same one.
 	found := map[string]bool{}
+	from := ""
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -55,11 +58,16 @@ func extractDBArchive(ctx context.Context, src, dst string) error {
 		if err != nil {
 			return fmt.Errorf("read archive: %w", err)
 		}
-		base := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		base, dir := path.Base(name), path.Dir(name)
 		limit, wanted := dbFiles[base]
 		if !wanted || hdr.Typeflag != tar.TypeReg {
 			continue
 		}
+		if len(found) > 0 && dir != from {
+			return fmt.Errorf("archive has database files in two directories (%s and %s)", from, dir)
+		}
+		from = dir
 		if hdr.Size > limit {
 			return fmt.Errorf("%s is %d bytes, more than the %d-byte limit", base, hdr.Size, limit)
 		}
@@ -76,9 +84,15 @@ func extractDBArchive(ctx context.Context, src, dst string) error {
 	return nil
 }
 
-// copyDBFiles copies trivy.db and metadata.json from the directory src into
-// dst. Symbolic links are refused.
+// copyDBFiles copies trivy.db and metadata.json from the directory src (or
+// its db directory, trivy's cache layout) into dst. Symbolic links are
+// refused.
 func copyDBFiles(ctx context.Context, src, dst string) error {
+	if _, err := os.Lstat(filepath.Join(src, "trivy.db")); err != nil {
+		if _, derr := os.Lstat(filepath.Join(src, "db", "trivy.db")); derr == nil {
+			src = filepath.Join(src, "db")
+		}
+	}
 	for name, limit := range dbFiles {
 		if err := ctx.Err(); err != nil {
 			return err

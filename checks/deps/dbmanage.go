@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -80,6 +81,11 @@ func UpdateDB(ctx context.Context, dbDir, repository string) error {
 	return install(dbDir, func(tmp string) error {
 		client := trivydb.NewClient(tmp, true, opts...)
 		if err := client.Download(ctx, tmp, ftypes.RegistryOptions{}); err != nil {
+			if unreachable(err) {
+				return fmt.Errorf("download vulnerability database: the registry cannot be reached from this host (offline?): %s; "+
+					"on a host without network, copy a DB made elsewhere (db.tar.gz, or a directory with trivy.db and metadata.json) "+
+					"and run `gatehouse db import FILE`", rootCause(err))
+			}
 			return fmt.Errorf("download vulnerability database: %w", err)
 		}
 		return nil
@@ -98,9 +104,13 @@ func ImportDB(ctx context.Context, dbDir, src string) error {
 	}
 	return install(dbDir, func(tmp string) error {
 		var err error
-		if st.IsDir() {
+		switch {
+		case st.IsDir():
 			err = copyDBFiles(ctx, src, tmp)
-		} else {
+		case filepath.Base(src) == "trivy.db" || filepath.Base(src) == "metadata.json":
+			// A bare trivy.db: metadata.json is beside it.
+			err = copyDBFiles(ctx, filepath.Dir(src), tmp)
+		default:
 			err = extractDBArchive(ctx, src, tmp)
 		}
 		if err != nil {
@@ -268,4 +278,33 @@ func syncPath(p string) error {
 		return fmt.Errorf("sync %s: %w", p, err)
 	}
 	return nil
+}
+
+// unreachable reports a network failure: no name resolution, no route, a
+// refused or timed-out connection.
+func unreachable(err error) bool {
+	var dns *net.DNSError
+	var op *net.OpError
+	if errors.As(err, &dns) || errors.As(err, &op) {
+		return true
+	}
+	msg := err.Error()
+	for _, s := range []string{"no such host", "dial tcp", "network is unreachable", "connection refused", "i/o timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// rootCause is the innermost error's text, without the layers of context
+// the OCI client wraps around it.
+func rootCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
 }

@@ -327,3 +327,40 @@ func writeTarGz(t *testing.T, dst string, files map[string]string) {
 		t.Fatal(err)
 	}
 }
+
+// TestImportLayoutsUsersMake: a tarball of a directory holding the DB
+// (db-export/vulndb/), trivy's cache directory (db/trivy.db), and a bare
+// trivy.db with metadata.json beside it all import.
+func TestImportLayoutsUsersMake(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "vulndb")
+	depstest.BuildDB(t, src)
+	files := func(prefix string) map[string]string {
+		return map[string]string{prefix + "trivy.db": filepath.Join(src, "trivy.db"), prefix + "metadata.json": filepath.Join(src, "metadata.json")}
+	}
+	nested := filepath.Join(t.TempDir(), "export.tar.gz")
+	writeTarGz(t, nested, files("db-export/vulndb/"))
+	cache := filepath.Join(t.TempDir(), "cache")
+	if err := os.CopyFS(filepath.Join(cache, "db"), os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	for name, from := range map[string]string{
+		"tarball of db-export/vulndb": nested,
+		"trivy's cache directory":     cache,
+		"bare trivy.db":               filepath.Join(src, "trivy.db"),
+	} {
+		dbDir := filepath.Join(t.TempDir(), "db")
+		if err := ImportDB(context.Background(), dbDir, from); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if info, err := DBStatus(dbDir); err != nil || !info.Present {
+			t.Errorf("%s: status %+v, %v", name, info, err)
+		}
+	}
+	// Two candidate directories in one archive are refused, not guessed.
+	two := filepath.Join(t.TempDir(), "two.tar.gz")
+	writeTarGz(t, two, map[string]string{"a/trivy.db": filepath.Join(src, "trivy.db"), "b/metadata.json": filepath.Join(src, "metadata.json")})
+	if err := ImportDB(context.Background(), filepath.Join(t.TempDir(), "db"), two); err == nil || !strings.Contains(err.Error(), "two directories") {
+		t.Errorf("files in two directories: %v", err)
+	}
+}

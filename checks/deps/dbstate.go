@@ -17,7 +17,7 @@ import (
 
 // ErrNoDB is returned by Scanner.Run when the vulnerability database is not
 // installed. Callers show its message to the user.
-var ErrNoDB = errors.New("vulnerability database missing, run gatehouse db update")
+var ErrNoDB = errors.New("no vulnerability database is installed: get one with `gatehouse db update`, or `gatehouse db import FILE` on a host without network")
 
 // ErrDBInUse is returned by New when another open Scanner of this process
 // uses a different DB directory: trivy keeps one DB per process.

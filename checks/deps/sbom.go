@@ -10,6 +10,8 @@ import (
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	"github.com/aquasecurity/trivy/pkg/sbom/cyclonedx"
 	"github.com/aquasecurity/trivy/pkg/types"
+
+	"github.com/gatehouse/gatehouse/checks"
 )
 
 // reportSchemaVersion is trivy's JSON report schema version (pkg/report),
@@ -45,4 +47,22 @@ func (s *Scanner) sbom(ctx context.Context, results types.Results) ([]byte, erro
 		return nil, fmt.Errorf("encode CycloneDX SBOM: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// Inventory is the CycloneDX SBOM of the lockfiles and manifests under
+// t.Dir, made without the vulnerability database: listing components needs
+// no vulnerability data (the SBOM Run makes carries none either).
+func (s *Scanner) Inventory(ctx context.Context, t checks.Target) ([]byte, error) {
+	if s.closed.Load() {
+		return nil, errScannerClosed
+	}
+	an, err := s.analyze(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("dependencies inventory: %w", err)
+	}
+	results := make(types.Results, 0, len(an.apps))
+	for _, app := range an.apps {
+		results = append(results, types.Result{Target: app.FilePath, Class: types.ClassLangPkg, Type: app.Type, Packages: app.Packages})
+	}
+	return s.sbom(ctx, results)
 }

@@ -135,13 +135,17 @@ func (s *Scanner) Engine() checks.Engine {
 }
 
 // Run scans the lockfiles and manifests under t.Dir (or t.Paths) and
-// reports their known vulnerabilities. Without a database it returns an
-// error wrapping ErrNoDB.
+// reports their known vulnerabilities. Without a database, a tree with
+// nothing to match passes (it needs no DB); one with lockfiles or
+// manifests gets an error wrapping ErrNoDB.
 func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, error) {
 	if s.closed.Load() {
 		return nil, errScannerClosed
 	}
 	meta, unlock, err := theDB.read()
+	if errors.Is(err, ErrNoDB) {
+		return s.runWithoutDB(ctx, t, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dependencies check: %w", err)
 	}
@@ -172,6 +176,26 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 		SBOM:       sbom,
 	}
 	return res, nil
+}
+
+// runWithoutDB answers a scan when no vulnerability database is
+// installed: nothing to match is a pass; anything to match is an error,
+// for no verdict can be given on it.
+func (s *Scanner) runWithoutDB(ctx context.Context, t checks.Target, dbErr error) (*checks.Result, error) {
+	an, err := s.analyze(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("dependencies check: %w", err)
+	}
+	if len(an.inputs) > 0 {
+		what := fmt.Sprintf("%d lockfiles or manifests", len(an.inputs))
+		if len(an.inputs) == 1 {
+			what = "1 lockfile or manifest"
+		}
+		return nil, fmt.Errorf("dependencies check: %s to match and %w", what, dbErr)
+	}
+	sc := an.scope(nil)
+	sc.Notes = append(sc.Notes, "no vulnerability DB installed; none was needed")
+	return &checks.Result{Check: checks.Dependencies, Engine: checks.Engine{Name: "trivy", Version: s.version}, Scope: sc}, nil
 }
 
 func dataVersion(meta metadata.Metadata) string {

@@ -151,8 +151,22 @@ func TestRunWithoutDB(t *testing.T) {
 	if !errors.Is(err, ErrNoDB) || res != nil {
 		t.Fatalf("Run without DB = %v, %v; want ErrNoDB", res, err)
 	}
-	if !strings.Contains(err.Error(), "run gatehouse db update") {
-		t.Errorf("error %q does not tell what to do", err)
+	for _, want := range []string{"lockfiles or manifests to match", "`gatehouse db update`", "`gatehouse db import FILE`"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	// Nothing to match needs no DB: the check passes and says why.
+	empty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(empty, "README.md"), []byte("# no dependencies\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Run(context.Background(), checks.Target{Dir: empty})
+	if err != nil {
+		t.Fatalf("a tree without manifests, no DB: %v", err)
+	}
+	if len(res.Findings) != 0 || !slices.Contains(res.Scope.Notes, "no lockfiles or manifests found") {
+		t.Errorf("a tree without manifests, no DB: %+v", res)
 	}
 	// Installing a DB later is picked up without a reload.
 	importFixture(t, dbDir)

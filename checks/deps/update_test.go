@@ -83,8 +83,9 @@ func TestUpdateDBFromLocalRegistry(t *testing.T) {
 	gone := httptest.NewServer(registry.New())
 	addr := strings.TrimPrefix(gone.URL, "http://")
 	gone.Close()
-	if err := UpdateDB(context.Background(), dbDir, addr+"/aquasec/trivy-db"); err == nil {
-		t.Error("UpdateDB from a closed registry: no error")
+	err = UpdateDB(context.Background(), dbDir, addr+"/aquasec/trivy-db")
+	if err == nil || !strings.Contains(err.Error(), "cannot be reached from this host (offline?)") || !strings.Contains(err.Error(), "gatehouse db import FILE") {
+		t.Errorf("UpdateDB from a closed registry: %v; want it to say the host is offline and show db import", err)
 	}
 	if fileHash(t, filepath.Join(dbDir, "trivy.db")) != hash {
 		t.Error("a failed update changed trivy.db")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/checks"
 )
@@ -340,5 +342,25 @@ func BenchmarkFormats(b *testing.B) {
 			}
 			b.ReportMetric(float64(out.Len()), "bytes/op-output")
 		})
+	}
+}
+
+// TestTextFitsATerminal: a monorepo's hundred lockfiles make one inputs
+// line, and a long fix wraps at 100 columns.
+func TestTextFitsATerminal(t *testing.T) {
+	var b bytes.Buffer
+	var in []string
+	for i := range 100 {
+		in = append(in, fmt.Sprintf("services/service-%03d/package-lock.json", i))
+	}
+	writeScope(&b, checks.Scope{Files: 100, Inputs: in}, true)
+	b.WriteString(wrap("  fix: "+strings.Repeat("rotate the credential now ", 20), "       ", lineWidth))
+	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
+		if n := utf8.RuneCountInString(line); n > lineWidth {
+			t.Errorf("%d columns: %s", n, line)
+		}
+	}
+	if !strings.Contains(b.String(), " and 92 more\n") {
+		t.Errorf("inputs line does not count the rest:\n%s", b.String())
 	}
 }

@@ -15,8 +15,10 @@ import (
 // Column widths past which table cells are cut with "…"; JSON and SARIF
 // carry the full text.
 const (
-	maxTitle = 50
-	maxFix   = 60
+	maxTitle  = 50
+	maxInputs = 8
+	lineWidth = 100
+	maxFix    = 60
 )
 
 // Text writes r as a plain-text report for a terminal: per check a header,
@@ -128,7 +130,14 @@ func writeScope(b *bytes.Buffer, s checks.Scope, ran bool) {
 		b.WriteString("  scanned: " + strings.Join(parts, ", ") + "\n")
 	}
 	if len(s.Inputs) > 0 {
-		b.WriteString("  inputs: " + clean(strings.Join(s.Inputs, ", ")) + "\n")
+		// A terminal line, not every lockfile of a monorepo: the JSON
+		// and SARIF reports list them all.
+		in := s.Inputs
+		more := ""
+		if len(in) > maxInputs {
+			in, more = in[:maxInputs], fmt.Sprintf(" and %d more", len(s.Inputs)-maxInputs)
+		}
+		b.WriteString("  inputs: " + cut(clean(strings.Join(in, ", ")), lineWidth-len("  inputs: ")-len(more)) + more + "\n")
 	}
 	for _, sk := range s.Skipped {
 		b.WriteString("  skipped: " + clean(sk.Path) + " (" + clean(sk.Reason) + ")\n")
@@ -145,7 +154,7 @@ func writeFindingTable(b *bytes.Buffer, fs []checks.Evaluated) {
 	var withCommit, withMatch bool
 	for _, f := range rows {
 		withCommit = withCommit || f.Commit != ""
-		withMatch = withMatch || f.Match != ""
+		withMatch = withMatch || f.Match != "" && f.Match != "REDACTED" // all "REDACTED" tells nothing
 	}
 	tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
 	cols := []string{"  SEVERITY", "RULE", "LOCATION"}
@@ -155,7 +164,20 @@ func writeFindingTable(b *bytes.Buffer, fs []checks.Evaluated) {
 	if withMatch {
 		cols = append(cols, "MATCH")
 	}
-	cols = append(cols, "STATUS", "BLOCKING", "TITLE", "FIX")
+	// One fix for every row (a secret's is always "rotate it") is said
+	// once under the table, in full, not cut short on every row.
+	fixes := map[string]bool{}
+	for _, f := range rows {
+		fixes[rowFix(f)] = true
+	}
+	shared := ""
+	if len(fixes) == 1 && len(rows) > 1 || len(rows) == 1 {
+		shared = rowFix(rows[0])
+	}
+	cols = append(cols, "STATUS", "BLOCKING", "TITLE")
+	if shared == "" {
+		cols = append(cols, "FIX")
+	}
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	for _, f := range rows {
 		cells := []string{"  " + f.Severity.String(), clean(f.RuleID), clean(f.Location())}
@@ -165,15 +187,55 @@ func writeFindingTable(b *bytes.Buffer, fs []checks.Evaluated) {
 		if withMatch {
 			cells = append(cells, dash(clean(f.Match)))
 		}
-		fix := fixText(&f.Finding)
-		if fix == "" {
-			fix = f.Remediation.Text
+		cells = append(cells, dash(clean(string(f.Status))), yesNo(f.Blocking), dash(cut(clean(f.Title), maxTitle)))
+		if shared == "" {
+			cells = append(cells, dash(cut(clean(rowFix(f)), maxFix)))
 		}
-		cells = append(cells, dash(clean(string(f.Status))), yesNo(f.Blocking),
-			dash(cut(clean(f.Title), maxTitle)), dash(cut(clean(fix), maxFix)))
 		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	tw.Flush()
+	if shared != "" {
+		b.WriteString(wrap("  fix: "+clean(shared), "       ", lineWidth))
+	}
+	var ids []string
+	for _, f := range rows {
+		if f.Check == checks.Secrets && f.File != "" {
+			ids = append(ids, clean(f.GitleaksID()))
+		}
+	}
+	if len(ids) > 0 {
+		b.WriteString("  to accept one, add its line to .gitleaksignore (as the policy's suppressions allow):\n")
+		for _, id := range ids {
+			b.WriteString("    " + id + "\n")
+		}
+	}
+}
+
+// rowFix is a finding's fix: the fixed version, else the remediation.
+func rowFix(f checks.Evaluated) string {
+	if fix := fixText(&f.Finding); fix != "" {
+		return fix
+	}
+	return f.Remediation.Text
+}
+
+// wrap breaks text into lines of at most width columns at spaces, the
+// lines after the first starting with indent.
+func wrap(text, indent string, width int) string {
+	var b strings.Builder
+	start := text[:len(text)-len(strings.TrimLeft(text, " "))]
+	line, empty := start, true
+	for _, w := range strings.Fields(text) {
+		if !empty && len(line)+1+len(w) > width {
+			b.WriteString(line + "\n")
+			line, empty = indent, true
+		}
+		if !empty {
+			line += " "
+		}
+		line, empty = line+w, false
+	}
+	return b.String() + line + "\n"
 }
 
 // textOrder puts blocking findings first, then the worst, keeping the

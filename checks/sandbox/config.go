@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -116,6 +117,13 @@ type Config struct {
 	// Landlock is on; default registry.DBDir(DataDir), where the engines
 	// load it from.
 	DBDir string
+	// CheckoutRoot is the directory the checkouts handed to Run live
+	// under (the server's scan directory). A child with its own mount
+	// namespace gets it, and the DB, as read-only mounts made by the
+	// parent: neither needs to be reachable by the sandbox user through
+	// the host's directories. Checkouts elsewhere must be readable by the
+	// sandbox user. Empty: none.
+	CheckoutRoot string
 	// ScratchRoot is where each child's private scratch directory is made;
 	// default os.TempDir().
 	ScratchRoot string
@@ -172,6 +180,13 @@ func (c Config) resolve() (resolved, error) {
 	}
 	if r.DBDir == "" {
 		r.DBDir = registry.DBDir(r.DataDir)
+	}
+	if r.CheckoutRoot != "" {
+		abs, err := filepath.Abs(r.CheckoutRoot)
+		if err != nil {
+			return r, fmt.Errorf("sandbox: Config.CheckoutRoot: %w", err)
+		}
+		r.CheckoutRoot = abs
 	}
 	if r.ScratchRoot == "" {
 		r.ScratchRoot = os.TempDir()

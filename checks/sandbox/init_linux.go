@@ -20,6 +20,8 @@ import (
 //     go-landlock uses to restrict every thread of a cgo binary, finds the
 //     threads of a process in /proc/<pid>/task: with the host's /proc it
 //     hangs or aborts),
+//   - moves in the read-only trees the parent passed (mountShared: the
+//     vulnerability DB and the checkouts),
 //   - drops every capability, for good (bounding set, securebits locked),
 //   - sets no_new_privs and the seccomp filter,
 //   - starts the real child (the same binary and arguments) as process 2,
@@ -38,17 +40,21 @@ func runInit() (handled bool, err error) {
 	if err := mountProc(); err != nil {
 		return true, fmt.Errorf("sandbox init: %w", err)
 	}
+	if err := mountShared(); err != nil {
+		return true, fmt.Errorf("sandbox init: %w", err)
+	}
+	if err := closeInherited(); err != nil {
+		return true, fmt.Errorf("sandbox init: %w", err)
+	}
 	if err := dropCapabilities(); err != nil {
 		return true, fmt.Errorf("sandbox init: %w", err)
 	}
 	if err := installSeccomp(); err != nil {
 		return true, fmt.Errorf("sandbox init: %w", err)
 	}
-	self, err := os.Executable()
-	if err != nil {
-		self = "/proc/self/exe"
-	}
-	p, err := os.StartProcess(self, os.Args, &os.ProcAttr{
+	// Through /proc/self/exe, not the binary's path: the sandbox user may
+	// not be able to reach that path (a binary under a 0700 home).
+	p, err := os.StartProcess("/proc/self/exe", os.Args, &os.ProcAttr{
 		Env:   os.Environ(),
 		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr},
 	})

@@ -183,7 +183,7 @@ func requireLayer(t *testing.T, r *sandbox.Runner, names ...string) {
 	for _, l := range r.Layers() {
 		for _, n := range names {
 			if l.Name == n && !l.Active {
-				t.Skipf("layer %s unavailable on this host: %s", n, l.Detail)
+				cannotRun(t, "layer %s unavailable on this host: %s", n, l.Detail)
 			}
 		}
 	}

@@ -11,25 +11,29 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gatehouse/gatehouse/checks/registry"
 )
 
 // child is one sandboxed process: started, hardened, its engines loaded,
 // waiting for its one job.
 type child struct {
-	cmd     *exec.Cmd
-	stdin   *os.File
-	stdout  *bufio.Reader
-	rawOut  *os.File
-	stderr  *tail
-	scratch string
-	exited  chan struct{}
-	ready   readyMsg
-	lim     Limits
-	log     *slog.Logger
-	obs     Observer
+	cmd    *exec.Cmd
+	stdin  *os.File
+	stdout *bufio.Reader
+	rawOut *os.File
+	stderr *tail
+	root   string // the child's own directory: scratch, mount points
+	scans  string // where the child sees Config.CheckoutRoot; "" if not shared
+	exited chan struct{}
+	ready  readyMsg
+	lim    Limits
+	log    *slog.Logger
+	obs    Observer
 
 	mu     sync.Mutex
 	killed string // why the parent killed it; "" if it did not
@@ -45,15 +49,54 @@ const (
 
 // spawn starts a child in the variant's namespaces and sends it its
 // configuration. The caller waits for its ready line (awaitReady).
+//
+// Each child gets a directory of its own: its scratch directory and, when
+// it shares the parent's trees (sharesTrees), the mount points of the DB
+// and the checkouts.
 func (r *Runner) spawn(v nsVariant, detectOnly bool) (*child, error) {
 	cfg := r.cfg
-	scratch, err := os.MkdirTemp(cfg.ScratchRoot, "gatehouse-sandbox-")
+	root, err := os.MkdirTemp(cfg.ScratchRoot, "gatehouse-sandbox-")
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: scratch directory: %w", err)
 	}
+	var trees []*os.File
 	fail := func(err error) (*child, error) {
-		_ = os.RemoveAll(scratch)
+		closeAll(trees...)
+		_ = os.RemoveAll(root)
 		return nil, err
+	}
+	scratch, dataDir, dbDir, scans := root, cfg.DataDir, cfg.DBDir, ""
+	// The child's binary is fd 3, executed through /proc/self/fd: the
+	// sandbox user need not reach its path.
+	files := []*os.File{r.exe}
+	var mounts []string
+	if sharesTrees(v, cfg.Mode) {
+		scratch, dataDir = filepath.Join(root, "scratch"), filepath.Join(root, "data")
+		dbDir = registry.DBDir(dataDir)
+		share := func(host, target string) error {
+			if err := os.MkdirAll(target, 0o755); err != nil {
+				return err
+			}
+			t, err := shareTree(host)
+			if err != nil {
+				return err
+			}
+			trees = append(trees, t)
+			files = append(files, t)
+			mounts = append(mounts, fmt.Sprintf("%d:%s", 2+len(files), target))
+			return nil
+		}
+		err := errors.Join(os.Chmod(root, 0o711), os.Mkdir(scratch, 0o700), os.MkdirAll(dbDir, 0o755))
+		if _, statErr := os.Stat(cfg.DBDir); err == nil && statErr == nil {
+			err = share(cfg.DBDir, dbDir)
+		}
+		if cfg.CheckoutRoot != "" && err == nil {
+			scans = filepath.Join(root, "scans")
+			err = share(cfg.CheckoutRoot, scans)
+		}
+		if err != nil {
+			return fail(fmt.Errorf("sandbox: share the DB and the checkouts with the child: %w", err))
+		}
 	}
 	if os.Geteuid() == 0 && cfg.Mode != ModeOff {
 		if err := os.Chown(scratch, cfg.UID, cfg.GID); err != nil {
@@ -74,13 +117,20 @@ func (r *Runner) spawn(v nsVariant, detectOnly bool) (*child, error) {
 		closeAll(inR, inW, outR, outW)
 		return fail(fmt.Errorf("sandbox: pipe: %w", err))
 	}
-	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
+	cmd := exec.Command("/proc/self/fd/3", cfg.Command[1:]...)
+	cmd.Args[0] = cfg.Command[0]
 	cmd.Env = childEnv(scratch, r.gitDir, cfg.Env, os.LookupEnv)
+	if len(mounts) > 0 {
+		cmd.Env = append(cmd.Env, mountsEnv+"="+strings.Join(mounts, ","))
+	}
 	cmd.Dir = scratch
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
+	cmd.ExtraFiles = files
 	cmd.SysProcAttr = sysProcAttr(v, cfg.Mode, cfg.UID, cfg.GID)
 	err = cmd.Start()
 	closeAll(inR, outW, errW) // the child holds its own copies
+	closeAll(trees...)
+	trees = nil
 	if err != nil {
 		closeAll(inW, outR, errR)
 		return fail(fmt.Errorf("sandbox: start child (%s namespaces): %w", v.name, err))
@@ -88,7 +138,7 @@ func (r *Runner) spawn(v nsVariant, detectOnly bool) (*child, error) {
 	cfg.Observer.ChildStarted()
 	c := &child{
 		cmd: cmd, stdin: inW, rawOut: outR, stdout: bufio.NewReaderSize(outR, 64<<10),
-		stderr: &tail{max: 16 << 10}, scratch: scratch, exited: make(chan struct{}), lim: cfg.Limits, log: r.log,
+		stderr: &tail{max: 16 << 10}, root: root, scans: scans, exited: make(chan struct{}), lim: cfg.Limits, log: r.log,
 		obs: cfg.Observer,
 	}
 	stderrDone := make(chan struct{})
@@ -108,7 +158,7 @@ func (r *Runner) spawn(v nsVariant, detectOnly bool) (*child, error) {
 		close(c.exited)
 	}()
 	ccfg := childConfig{
-		Mode: cfg.Mode, DetectOnly: detectOnly, DataDir: cfg.DataDir, DBDir: cfg.DBDir,
+		Mode: cfg.Mode, DetectOnly: detectOnly, DataDir: dataDir, DBDir: dbDir,
 		Scratch: scratch, ReadPaths: r.readPaths, ExecPaths: r.execPaths, Limits: cfg.Limits,
 		LogLevel: cfg.LogLevel.Level().String(),
 	}
@@ -266,7 +316,7 @@ func (c *child) killReason() string {
 }
 
 // cleanup kills the child if it still runs, waits for it and removes its
-// scratch directory.
+// directory.
 func (c *child) cleanup() {
 	select {
 	case <-c.exited:
@@ -275,7 +325,7 @@ func (c *child) cleanup() {
 		<-c.exited
 	}
 	closeAll(c.stdin, c.rawOut)
-	_ = os.RemoveAll(c.scratch)
+	_ = os.RemoveAll(c.root)
 }
 
 // tail keeps the last max bytes written to it.

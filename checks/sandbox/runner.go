@@ -27,6 +27,12 @@ type Runner struct {
 	// directory of git (put first on the child's PATH).
 	readPaths, execPaths []string
 	gitDir               string
+	// exe is the child's binary, open for the Runner's life: children
+	// execute it through their fd 3.
+	exe *os.File
+	// share: children get the DB and the checkouts as mounts
+	// (sharesTrees), not through host paths.
+	share bool
 
 	ready     chan *child // warm children, handed over by the fillers
 	startErrs chan error  // a filler's failure, offered to a waiting Run
@@ -62,15 +68,35 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	r.findPaths()
 	if rc.Mode != ModeOff {
-		if err := reach(rc.Command[0], rc.UID, rc.GID, 5); err != nil {
+		// Only the file's own mode matters: it is executed through a
+		// descriptor, not its path.
+		if err := permits(rc.Command[0], rc.UID, rc.GID, 1); err != nil {
 			return nil, fmt.Errorf("sandbox: the child (uid %d) cannot run %s: %w", rc.UID, rc.Command[0], err)
 		}
-		if err := checkDataDir(rc); err != nil {
-			return nil, err
+	}
+	if r.exe, err = os.Open(rc.Command[0]); err != nil {
+		return nil, fmt.Errorf("sandbox: open the child's binary: %w", err)
+	}
+	if rc.CheckoutRoot != "" {
+		if err := os.MkdirAll(rc.CheckoutRoot, 0o711); err != nil {
+			_ = r.exe.Close()
+			return nil, fmt.Errorf("sandbox: checkout root: %w", err)
+		}
+		if r.cfg.CheckoutRoot, err = filepath.EvalSymlinks(rc.CheckoutRoot); err != nil {
+			_ = r.exe.Close()
+			return nil, fmt.Errorf("sandbox: checkout root: %w", err)
 		}
 	}
 	if err := r.detect(ctx); err != nil {
+		_ = r.exe.Close()
 		return nil, err
+	}
+	r.share = sharesTrees(r.variant, rc.Mode)
+	if rc.Mode != ModeOff && !r.share {
+		if err := checkDataDir(rc); err != nil {
+			_ = r.exe.Close()
+			return nil, err
+		}
 	}
 	st := r.Status()
 	if rc.Mode == ModeStrict && len(st.Missing) > 0 {
@@ -117,7 +143,9 @@ func checkDataDir(rc resolved) error {
 // its own binary (read), git and the system libraries (read and execute),
 // the dynamic loader's cache.
 func (r *Runner) findPaths() {
-	r.readPaths = append([]string{r.cfg.Command[0], "/etc/ld.so.cache"}, r.cfg.ReadPaths...)
+	// The binary by /proc/self/exe, which the child resolves to the file
+	// without passing through its directories.
+	r.readPaths = append([]string{"/proc/self/exe", "/etc/ld.so.cache"}, r.cfg.ReadPaths...)
 	r.execPaths = []string{"/lib", "/lib64", "/usr/lib", "/usr/lib64", "/usr/libexec"}
 	if git, err := exec.LookPath("git"); err == nil {
 		if real, err := filepath.EvalSymlinks(git); err == nil {
@@ -175,7 +203,7 @@ func (r *Runner) Run(ctx context.Context, req checks.Request) (*checks.Response,
 	if r.closed.Load() {
 		return nil, ErrClosed
 	}
-	dir, err := r.checkout(req.Target.Dir)
+	dir, rel, err := r.checkout(req.Target.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +215,9 @@ func (r *Runner) Run(ctx context.Context, req checks.Request) (*checks.Response,
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Limits.Timeout)
 	defer cancel()
 	c, err := r.take(ctx)
+	if err == nil && rel != "" {
+		req.Target.Dir = filepath.Join(c.scans, rel)
+	}
 	if err == nil {
 		var res *resultMsg
 		if res, err = c.serve(ctx, jobMsg{Request: req}, r.cfg.Limits); err == nil {
@@ -233,28 +264,34 @@ func (r *Runner) answer(req checks.Request, res *resultMsg) (*checks.Response, e
 	return resp, nil
 }
 
-// checkout makes the target directory absolute and real, and checks that
-// the sandbox user can read it.
-func (r *Runner) checkout(dir string) (string, error) {
+// checkout makes the target directory absolute and real. A checkout under
+// the shared CheckoutRoot is returned with its path relative to it (the
+// child sees it under its own mount); any other must be readable by the
+// sandbox user through the host's directories.
+func (r *Runner) checkout(dir string) (abs, rel string, err error) {
 	if dir == "" {
-		return "", errors.New("sandbox: target has no directory")
+		return "", "", errors.New("sandbox: target has no directory")
 	}
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", fmt.Errorf("sandbox: target %s: %w", dir, err)
+	if abs, err = filepath.Abs(dir); err != nil {
+		return "", "", fmt.Errorf("sandbox: target %s: %w", dir, err)
 	}
 	if abs, err = filepath.EvalSymlinks(abs); err != nil {
-		return "", fmt.Errorf("sandbox: target %s: %w", dir, err)
+		return "", "", fmt.Errorf("sandbox: target %s: %w", dir, err)
 	}
 	if info, err := os.Stat(abs); err != nil || !info.IsDir() {
-		return "", fmt.Errorf("sandbox: target %s is not a directory", dir)
+		return "", "", fmt.Errorf("sandbox: target %s is not a directory", dir)
+	}
+	if r.share && r.cfg.CheckoutRoot != "" {
+		if rel, err := filepath.Rel(r.cfg.CheckoutRoot, abs); err == nil && filepath.IsLocal(rel) {
+			return abs, rel, nil
+		}
 	}
 	if r.cfg.Mode != ModeOff {
 		if err := checkAccess(abs, r.cfg.UID, r.cfg.GID); err != nil {
-			return "", fmt.Errorf("sandbox: the child cannot read the checkout: %w", err)
+			return "", "", fmt.Errorf("sandbox: the child cannot read the checkout: %w", err)
 		}
 	}
-	return abs, nil
+	return abs, "", nil
 }
 
 func (r *Runner) noteLayers(layers []Layer) {
@@ -295,6 +332,7 @@ func (r *Runner) Close() error {
 			r.cancel()
 		}
 		r.wg.Wait()
+		_ = r.exe.Close()
 	})
 	return nil
 }

@@ -220,10 +220,7 @@ func ignoredBy(ignore *detect.Detector, f report.Finding) bool {
 // gitleaksFingerprint is the id gitleaks prints for a finding and expects in
 // .gitleaksignore: [commit:]file:rule:line.
 func gitleaksFingerprint(f report.Finding) string {
-	if f.Commit != "" {
-		return fmt.Sprintf("%s:%s:%s:%d", f.Commit, f.File, f.RuleID, f.StartLine)
-	}
-	return fmt.Sprintf("%s:%s:%d", f.File, f.RuleID, f.StartLine)
+	return checks.Finding{Commit: f.Commit, File: f.File, RuleID: f.RuleID, StartLine: f.StartLine}.GitleaksID()
 }
 
 // remediation is the same for every secret: a leaked credential must be

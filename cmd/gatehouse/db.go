@@ -35,7 +35,7 @@ func newDB() *cobra.Command {
 	envString(update.Flags(), &repo, "repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the DB (trivy's default when empty)")
 	imp := &cobra.Command{
 		Use:   "import FILE|DIR",
-		Short: "Import the vulnerability database from db.tar.gz or a directory with trivy.db and metadata.json (air-gapped installs)",
+		Short: "Import the vulnerability database from db.tar.gz, a directory with trivy.db and metadata.json, or trivy.db itself (air-gapped installs)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := registry.DBDir(dataDir)
@@ -85,8 +85,16 @@ func printStatus(cmd *cobra.Command, dir string, asJSON bool) error {
 		fmt.Fprintf(out, "vulnerability database: missing in %s\nrun: gatehouse db update (or gatehouse db import FILE)\n", dir)
 		return exitError{1}
 	}
-	age := time.Since(info.UpdatedAt).Round(time.Hour)
-	fmt.Fprintf(out, "vulnerability database: %s\n  version:    %d\n  updated at: %s (%s ago)\n  downloaded: %s\n  size:       %d bytes\n",
-		dir, info.Version, info.UpdatedAt.UTC().Format(time.RFC3339), age, info.DownloadedAt.UTC().Format(time.RFC3339), info.Size)
+	fmt.Fprintf(out, "vulnerability database: %s\n  version:    %d\n  updated at: %s (%s)\n  downloaded: %s\n  size:       %d bytes\n",
+		dir, info.Version, info.UpdatedAt.UTC().Format(time.RFC3339), ageText(time.Since(info.UpdatedAt)), info.DownloadedAt.UTC().Format(time.RFC3339), info.Size)
 	return nil
+}
+
+// ageText says how long ago something happened, never a negative age: a
+// date ahead of this host's clock is "just now".
+func ageText(d time.Duration) string {
+	if d < time.Hour {
+		return "less than an hour ago"
+	}
+	return d.Round(time.Hour).String() + " ago"
 }

@@ -23,6 +23,7 @@ import (
 // gatehouse serve.
 type doctorOptions struct {
 	appFlags
+	addr string
 	// sandboxStatus starts a sandbox child and reports its layers; tests
 	// replace it (the test binary is no gatehouse binary to start).
 	sandboxStatus func(ctx context.Context, dataDir string, mode sandbox.Mode) (sandbox.Status, error)
@@ -59,7 +60,27 @@ func newDoctor() *cobra.Command {
 		},
 	}
 	o.register(cmd.Flags())
+	envString(cmd.Flags(), &o.addr, "addr", "GATEHOUSE_ADDR", "", "listen address serve uses (default :8080; 127.0.0.1:8080 while no GitHub App is configured)")
 	return cmd
+}
+
+// doctorListen says where serve listens with these settings and, while no
+// app is configured, how to reach the setup page.
+func doctorListen(addr string, configured bool) line {
+	l := line{name: "listen address", state: stateOK}
+	if addr == "" {
+		addr = server.DefaultAddr(configured)
+	}
+	l.detail = "serve listens on " + addr
+	if !configured {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
+			port = "8080"
+		}
+		l.detail += fmt.Sprintf("; open http://localhost:%s/setup on this host to create the app "+
+			"(in Kubernetes: kubectl port-forward to the pod, e.g. deploy/RELEASE-gatehouse-all %s:%s; with compose: the published port)", port, port, port)
+	}
+	return l
 }
 
 // runDoctor prints the checklist and reports whether a required item
@@ -77,6 +98,7 @@ func runDoctor(ctx context.Context, w io.Writer, o doctorOptions) bool {
 		add(line{name: "GitHub API", state: stateSkip, detail: "no usable app credentials"},
 			line{name: "installations", state: stateSkip, detail: "no usable app credentials"})
 	}
+	add(doctorListen(o.addr, creds != nil))
 	add(doctorWebhookSecret(creds, o.secret))
 	add(doctorPublicURL(ctx, o.publicURL))
 	add(doctorDatabase(ctx, o.dataDir, o.dbURL))

@@ -301,3 +301,15 @@ func TestDoctorCommandExitCode(t *testing.T) {
 		t.Errorf("configured: exit %d:\n%s", code, out)
 	}
 }
+
+func TestDoctorListenAddress(t *testing.T) {
+	if l := doctorListen("", false); l.detail != "serve listens on 127.0.0.1:8080; open http://localhost:8080/setup on this host to create the app (in Kubernetes: kubectl port-forward to the pod, e.g. deploy/RELEASE-gatehouse-all 8080:8080; with compose: the published port)" {
+		t.Errorf("unconfigured: %q", l.detail)
+	}
+	if l := doctorListen("", true); l.detail != "serve listens on :8080" {
+		t.Errorf("configured: %q", l.detail)
+	}
+	if l := doctorListen("0.0.0.0:9000", false); !strings.Contains(l.detail, "on 0.0.0.0:9000; open http://localhost:9000/setup") {
+		t.Errorf("GATEHOUSE_ADDR: %q", l.detail)
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,7 +27,10 @@ func newEvidence() *cobra.Command {
 	envString(cmd.PersistentFlags(), &dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory")
 	envString(cmd.PersistentFlags(), &dbURL, "database-url", "GATEHOUSE_DATABASE_URL", "", "empty for SQLite in the data dir, or postgres://…")
 	open := func(cmd *cobra.Command) (*evidence.Recorder, func(), error) {
-		st, err := store.Open(cmd.Context(), store.Config{URL: dbURL, DataDir: dataDir})
+		// Read-only beside a running serve (SQLite's WAL lets readers in);
+		// a data directory without a store yet gets an empty one.
+		_, statErr := os.Stat(filepath.Join(dataDir, store.SQLiteFile))
+		st, err := store.Open(cmd.Context(), store.Config{URL: dbURL, DataDir: dataDir, ReadOnly: statErr == nil})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -136,3 +136,30 @@ func TestParseSinceFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestEvidenceBesideARunningServer: an auditor verifies and exports while
+// serve holds the SQLite store (its lock and an open write connection).
+func TestEvidenceBesideARunningServer(t *testing.T) {
+	cfg := store.Config{DataDir: t.TempDir()}
+	recordEvidence(t, cfg)
+	st, err := store.Open(context.Background(), cfg) // the running server
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := store.Open(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "in use by another gatehouse process") {
+		t.Fatalf("a second writer: got %v, want the lock refused", err)
+	}
+	out, code := run(t, "evidence", "verify", "--data-dir", cfg.DataDir)
+	if code != 0 || !strings.Contains(out, "ok      acme/widgets: 2 records") {
+		t.Errorf("verify beside the server: exit %d\n%s", code, out)
+	}
+	out, code = run(t, "evidence", "export", "--data-dir", cfg.DataDir)
+	if code != 0 || strings.Count(out, `{"hash":`) != 3 {
+		t.Errorf("export beside the server: exit %d\n%s", code, out)
+	}
+	// The server still writes after the readers are gone.
+	if err := st.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -40,7 +40,7 @@ func loadEngines(_ context.Context, opts sandbox.LoadOptions, log *slog.Logger) 
 }
 
 // quietLogger keeps the engines' logs off a CLI user's terminal unless
-// GATEHOUSE_LOG_LEVEL asks for them.
-func quietLogger() *slog.Logger {
-	return newLogger("text", envOr("GATEHOUSE_LOG_LEVEL", "error"))
+// --log-level (GATEHOUSE_LOG_LEVEL) asks for them.
+func quietLogger(level string) *slog.Logger {
+	return newLogger("text", level)
 }

@@ -19,7 +19,7 @@ type contentFlags struct {
 }
 
 func (c *contentFlags) register(fs *pflag.FlagSet) {
-	envString(fs, &c.maxFileSize, "max-file-size", "GATEHOUSE_MAX_FILE_SIZE", "", "largest file each scanner reads (e.g. 10MB); larger files are listed as limit hits. Empty: the engines' defaults (secrets 10 MB, iac 10 MiB, dependencies 64 MiB)")
+	envSize(fs, &c.maxFileSize, "max-file-size", "GATEHOUSE_MAX_FILE_SIZE", "", "largest file each scanner reads (e.g. 10MB); larger files are listed as limit hits. Empty: the engines' defaults (secrets 10 MB, iac 10 MiB, dependencies 64 MiB)")
 	envDuration(fs, &c.checkTimeout, "check-timeout", "GATEHOUSE_CHECK_TIMEOUT", 5*time.Minute, "longest one check may run inside a scan; past it the check fails with a limit error")
 }
 

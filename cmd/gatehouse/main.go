@@ -46,8 +46,12 @@ func newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "gatehouse",
 		Short:         "The security gate of your delivery pipeline: secrets, dependencies and IaC checks as a GitHub App",
+		Version:       versionString(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// GATEHOUSE_* variables are parsed like their flags, for every
+		// command, before it runs.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return applyEnv(cmd) },
 	}
 	root.AddCommand(newServe(), newScan(), newDB(), newPolicy(), newChecks(), newSetup(), newDoctor(), newEvidence(), newVersion())
 	root.AddCommand(hiddenCommands()...)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -148,8 +149,10 @@ func TestScanJSONAndSBOM(t *testing.T) {
 			t.Errorf("check %s has no scope", c.Check)
 		}
 	}
+	// The exit code is the verdict's, as for every format: 1, a
+	// vulnerability blocks.
 	sbom, code := run(t, "scan", "--data-dir", data, "--format", "cyclonedx", "../../testdata/repos/deps")
-	if code != 0 || !strings.Contains(sbom, `"bomFormat": "CycloneDX"`) && !strings.Contains(sbom, `"bomFormat":"CycloneDX"`) {
+	if code != 1 || !strings.Contains(sbom, `"bomFormat": "CycloneDX"`) && !strings.Contains(sbom, `"bomFormat":"CycloneDX"`) {
 		t.Fatalf("cyclonedx exit %d:\n%.400s", code, sbom)
 	}
 }
@@ -258,5 +261,89 @@ func TestPolicyCheckAndExplain(t *testing.T) {
 		if code != 0 || !slices.Contains(lines, want) || !strings.Contains(out, "for deployments to "+env) {
 			t.Errorf("explain --environment %s: exit %d, want %q:\n%s", env, code, want, out)
 		}
+	}
+}
+
+// TestScanWithoutDB: a fresh machine has no vulnerability DB. A tree with
+// nothing to match passes; one with lockfiles cannot be judged and the
+// text says how to get a DB.
+func TestScanWithoutDB(t *testing.T) {
+	noDB := t.TempDir()
+	empty := t.TempDir()
+	out, code := run(t, "scan", "--offline", "--data-dir", noDB, empty)
+	if code != 0 || !strings.Contains(out, "no lockfiles or manifests found") || strings.Contains(out, "downloading") {
+		t.Errorf("empty directory without a DB: exit %d\n%s", code, out)
+	}
+	// First use without --offline tries the download, says so, and goes
+	// on without a DB when the registry cannot be reached.
+	out, code = run(t, "scan", "--data-dir", noDB, "--trivy-db-repository", "127.0.0.1:1/aquasec/trivy-db", "--checks", "dependencies", "../../testdata/repos/deps")
+	if !strings.Contains(out, "no vulnerability DB in ") || !strings.Contains(out, "cannot be reached from this host (offline?)") {
+		t.Errorf("first use, registry unreachable:\n%s", out)
+	}
+	if code != 1 || !strings.Contains(out, "gatehouse db update") || !strings.Contains(out, "gatehouse db import") {
+		t.Errorf("lockfiles without a DB: exit %d\n%s", code, out)
+	}
+	// The SBOM needs no DB: it is written, and the exit code still says
+	// the dependencies check could not complete.
+	sbom := filepath.Join(t.TempDir(), "sbom.json")
+	out, code = run(t, "scan", "--offline", "--data-dir", noDB, "-f", "cyclonedx", "-o", sbom, "../../testdata/repos/deps")
+	b, err := os.ReadFile(sbom)
+	if code != 1 || err != nil || !strings.Contains(string(b), "CycloneDX") || !strings.Contains(string(b), "lodash") {
+		t.Errorf("cyclonedx without a DB: exit %d, %v\n%s\n%.400s", code, err, out, b)
+	}
+}
+
+// TestScanCIFlags: --output writes the chosen format to a file (the exit
+// code stays the contract), table is the text format's other name,
+// --policy and --policy-file are one flag, --version answers.
+func TestScanCIFlags(t *testing.T) {
+	data := testDataDir(t)
+	report := filepath.Join(t.TempDir(), "report.sarif")
+	out, code := run(t, "scan", "--data-dir", data, "-f", "sarif", "-o", report, "../../testdata/repos/iac")
+	b, err := os.ReadFile(report)
+	if code != 1 || err != nil || !strings.Contains(string(b), `"AWS-0107"`) || strings.Contains(out, "AWS-0107") {
+		t.Errorf("--output: exit %d, err %v, stdout:\n%s", code, err, out)
+	}
+	if out, code := run(t, "scan", "--data-dir", data, "--format", "table", "../../testdata/repos/clean"); code != 0 || !strings.Contains(out, "no blocking findings") {
+		t.Errorf("--format table: exit %d\n%s", code, out)
+	}
+	pol := filepath.Join(t.TempDir(), "policy.yml")
+	if err := os.WriteFile(pol, []byte("version: 1\nchecks:\n  iac:\n    mode: warn\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []string{"--policy", "--policy-file"} {
+		if out, code := run(t, "scan", "--data-dir", data, flag, pol, "../../testdata/repos/iac"); code != 0 {
+			t.Errorf("%s (iac in warn mode): exit %d\n%s", flag, code, out)
+		}
+	}
+	if out, code := run(t, "--version"); code != 0 || !strings.HasPrefix(out, "gatehouse version ") {
+		t.Errorf("--version: exit %d\n%s", code, out)
+	}
+}
+
+// TestScanBaseOnAShallowClone says to fetch more history, not git's words.
+func TestScanBaseOnAShallowClone(t *testing.T) {
+	src := t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		cmd.Dir = dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, b)
+		}
+	}
+	git(src, "init", "-q", "-b", "main")
+	for i := range 3 {
+		if err := os.WriteFile(filepath.Join(src, "f.txt"), []byte{byte('a' + i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		git(src, "add", ".")
+		git(src, "commit", "-q", "-m", "c")
+	}
+	clone := filepath.Join(t.TempDir(), "clone")
+	git(".", "clone", "-q", "--depth", "1", "file://"+src, clone)
+	out, code := run(t, "scan", "--data-dir", t.TempDir(), "--base", "HEAD~2", clone)
+	if code != 2 || !strings.Contains(out, "fetch more history") || !strings.Contains(out, "fetch-depth: 0") {
+		t.Errorf("exit %d\n%s", code, out)
 	}
 }

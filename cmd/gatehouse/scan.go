@@ -9,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/bounded"
@@ -28,6 +30,9 @@ import (
 
 type scanFlags struct {
 	base, formatName, dataDir, policyFile string
+	logLevel, output, dbRepository        string
+	offline                               bool
+	stderr                                io.Writer
 	checkNames, customDirs                []string
 	noCache                               bool
 	contentFlags
@@ -61,26 +66,50 @@ blocks, 1 something blocks, 2 usage or internal error.`,
 			if len(args) == 1 {
 				dir = args[0]
 			}
-			return runScan(cmd.Context(), cmd.OutOrStdout(), dir, f)
+			out := cmd.OutOrStdout()
+			if f.output != "" {
+				file, err := os.Create(f.output)
+				if err != nil {
+					return fmt.Errorf("--output: %w", err)
+				}
+				defer file.Close()
+				out = file
+			}
+			f.stderr = cmd.ErrOrStderr()
+			err := runScan(cmd.Context(), out, dir, f)
+			if f.output != "" {
+				var ee exitError
+				if err == nil || errors.As(err, &ee) {
+					fmt.Fprintf(cmd.ErrOrStderr(), "gatehouse: report written to %s\n", f.output)
+				}
+			}
+			return err
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.base, "base", "", "git revision to compare with (scan REV..HEAD)")
-	fs.StringVarP(&f.formatName, "format", "f", "text", "output: text, json, sarif or cyclonedx")
+	fs.StringVarP(&f.formatName, "format", "f", "text", "output: text (or table), json, sarif or cyclonedx")
+	fs.StringVarP(&f.output, "output", "o", "", "write the report to this file instead of stdout (the exit code is unchanged)")
 	fs.StringSliceVar(&f.checkNames, "checks", nil, "checks to run (default: all)")
 	envString(fs, &f.dataDir, "data-dir", "GATEHOUSE_DATA_DIR", defaultDataDir(), "data directory (vulnerability DB)")
-	envString(fs, &f.policyFile, "policy", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file")
+	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide policy file (--policy is the same flag)")
+	fs.SetNormalizeFunc(policyAlias)
 	fs.StringSliceVar(&f.customDirs, "custom-checks", nil, "directories of custom Rego checks to run with the iac check (e.g. .github/gatehouse/checks)")
 	fs.BoolVar(&f.noCache, "no-cache", false, "read every file and run every engine, without the finding cache in the data dir ("+scancache.FileName+")")
 	f.contentFlags.register(fs)
+	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download the vulnerability DB; use what is in the data dir")
+	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
+	envChoice(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "error", logLevels, "the engines' log lines on stderr: debug, info, warn or error")
 	return cmd
 }
 
 func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error {
 	switch f.formatName {
 	case "text", "json", "sarif", "cyclonedx":
+	case "table":
+		f.formatName = "text"
 	default:
-		return fmt.Errorf("--format %q: want text, json, sarif or cyclonedx", f.formatName)
+		return fmt.Errorf("--format %q: want text (or table), json, sarif or cyclonedx", f.formatName)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -101,7 +130,7 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	}
 	// trivy buffers every log line in its own default logger until told
 	// otherwise: take slog's default over before loading the engines.
-	log := quietLogger()
+	log := quietLogger(f.logLevel)
 	slog.SetDefault(log)
 	names := registry.Names
 	if len(f.checkNames) > 0 {
@@ -132,6 +161,10 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		}
 		baseRev, err := gitOut(ctx, abs, "rev-parse", "--verify", f.base+"^{commit}")
 		if err != nil {
+			if shallow, _ := gitOut(ctx, abs, "rev-parse", "--is-shallow-repository"); shallow == "true" {
+				return fmt.Errorf("--base %s: this clone is shallow and does not have that commit: "+
+					"fetch more history (in GitHub Actions, actions/checkout with fetch-depth: 0; or git fetch --unshallow)", f.base)
+			}
 			return fmt.Errorf("--base %s: %w", f.base, err)
 		}
 		if head.GitDir, err = gitOut(ctx, abs, "rev-parse", "--absolute-git-dir"); err != nil {
@@ -160,6 +193,9 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		req.Custom = append(req.Custom, cc...)
 	}
 	req.Custom = checks.CapCustomChecks(req.Custom)
+	if !f.offline && f.stderr != nil && slices.Contains(names, checks.Dependencies) {
+		firstUseDB(ctx, f.stderr, f.dataDir, f.dbRepository)
+	}
 	// trivy's Go analyzer reads $GOPATH/pkg/mod for licenses and module
 	// graphs. The sandboxed server gives it an empty GOPATH (checks/sandbox
 	// childEnv); so does the CLI, so a verdict does not depend on the
@@ -174,12 +210,8 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	}
 	// The engines load only when something must be scanned: a re-scan
 	// the cache answers whole starts none.
-	engines := &lazyRunner{open: func() (checks.Runner, func() error, error) {
-		set, err := registry.New(registry.Options{DataDir: f.dataDir, MaxFileSize: lim.MaxFileSize, Logger: log})
-		if err != nil {
-			return nil, nil, err
-		}
-		return &bounded.Runner{Checks: set.Checks, Limits: lim}, set.Close, nil
+	engines := &lazyEngines{limits: lim, open: func() (*registry.Set, error) {
+		return registry.New(registry.Options{DataDir: f.dataDir, MaxFileSize: lim.MaxFileSize, Logger: log})
 	}}
 	defer engines.Close()
 	cfg := verdict.Config{Runner: engines, Splitters: registry.Splitters(), Logger: log}
@@ -196,15 +228,34 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	if err != nil {
 		return err
 	}
+	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Now: time.Now()})
 	if f.formatName == "cyclonedx" {
-		r := scanned.Head.Result(checks.Dependencies)
-		if r == nil || r.SBOM == nil {
+		// The SBOM lists components, which needs no vulnerability DB: without
+		// one it is made from the lockfiles alone. The exit code is the
+		// verdict's, as for every format (a check that could not complete,
+		// such as dependencies without a DB, is 1).
+		var sbom []byte
+		if r := scanned.Head.Result(checks.Dependencies); r != nil && r.SBOM != nil {
+			sbom = r.SBOM
+		} else if info, err := deps.DBStatus(registry.DBDir(f.dataDir)); err == nil && !info.Present {
+			set, err := engines.Set()
+			if err != nil {
+				return err
+			}
+			if sbom, err = set.Deps.Inventory(ctx, checks.Target{Dir: abs}); err != nil {
+				return err
+			}
+		} else {
 			return fmt.Errorf("no SBOM: the dependencies check did not complete: %s", scanned.Head.Errors[checks.Dependencies])
 		}
-		_, err := out.Write(r.SBOM)
-		return err
+		if _, err := out.Write(sbom); err != nil {
+			return err
+		}
+		if code := format.ExitCode(&format.Report{Results: scanned.Head.Results, Verdicts: dec.Verdicts}); code != 0 {
+			return exitError{code}
+		}
+		return nil
 	}
-	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Now: time.Now()})
 	rep := &format.Report{
 		Target: dir, ToolVersion: version, Results: scanned.Head.Results, Verdicts: dec.Verdicts,
 		PolicyHash: dec.PolicyHash, PolicySources: dec.PolicySources,
@@ -229,6 +280,33 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	return nil
 }
 
+// firstUseDB downloads the vulnerability DB into the data dir when none is
+// there, as trivy does on first use, from the repository serve uses; a
+// line on stderr says so. A failed download is a warning: trees without
+// lockfiles scan without a DB, and the dependencies check says how to get
+// one where it is needed.
+func firstUseDB(ctx context.Context, stderr io.Writer, dataDir, repo string) {
+	dir := registry.DBDir(dataDir)
+	if info, err := deps.DBStatus(dir); err != nil || info.Present {
+		return
+	}
+	fmt.Fprintf(stderr, "gatehouse: no vulnerability DB in %s; downloading it (first use, about 1 GB unpacked; --offline skips this)\n", dir)
+	if err := deps.UpdateDB(ctx, dir, repo); err != nil {
+		fmt.Fprintf(stderr, "gatehouse: %v\n", err)
+		return
+	}
+	fmt.Fprintln(stderr, "gatehouse: vulnerability DB installed")
+}
+
+// policyAlias makes --policy and --policy-file one flag, for scan and
+// serve alike.
+func policyAlias(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if name == "policy" {
+		name = "policy-file"
+	}
+	return pflag.NormalizedName(name)
+}
+
 func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", append([]string{"-c", "core.hooksPath=/dev/null"}, args...)...)
 	cmd.Dir = dir
@@ -243,26 +321,32 @@ func gitOut(ctx context.Context, dir string, args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// lazyRunner opens the engines on the first run.
-type lazyRunner struct {
-	open   func() (checks.Runner, func() error, error)
+// lazyEngines opens the engines on the first run.
+type lazyEngines struct {
+	limits checks.Limits
+	open   func() (*registry.Set, error)
 	once   sync.Once
-	r      checks.Runner
-	closer func() error
+	set    *registry.Set
 	err    error
 }
 
-func (l *lazyRunner) Run(ctx context.Context, req checks.Request) (*checks.Response, error) {
-	l.once.Do(func() { l.r, l.closer, l.err = l.open() })
-	if l.err != nil {
-		return nil, l.err
+// Set opens the engines if they are not yet.
+func (l *lazyEngines) Set() (*registry.Set, error) {
+	l.once.Do(func() { l.set, l.err = l.open() })
+	return l.set, l.err
+}
+
+func (l *lazyEngines) Run(ctx context.Context, req checks.Request) (*checks.Response, error) {
+	set, err := l.Set()
+	if err != nil {
+		return nil, err
 	}
-	return l.r.Run(ctx, req)
+	return (&bounded.Runner{Checks: set.Checks, Limits: l.limits}).Run(ctx, req)
 }
 
 // Close releases the engines if they were opened.
-func (l *lazyRunner) Close() {
-	if l.closer != nil {
-		_ = l.closer()
+func (l *lazyEngines) Close() {
+	if l.set != nil {
+		_ = l.set.Close()
 	}
 }

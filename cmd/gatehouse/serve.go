@@ -53,7 +53,8 @@ func newServe() *cobra.Command {
 	f.appFlags.register(fs)
 	envString(fs, &f.addr, "addr", "GATEHOUSE_ADDR", "", "listen address (default :8080; 127.0.0.1:8080 while no GitHub App is configured)")
 	envString(fs, &f.previousSecret, "webhook-secret-previous", "GATEHOUSE_WEBHOOK_SECRET_PREVIOUS", "", "previous webhook secret, still accepted during a rotation")
-	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide default policy file")
+	envString(fs, &f.policyFile, "policy-file", "GATEHOUSE_POLICY_FILE", "", "server-wide default policy file (--policy is the same flag)")
+	fs.SetNormalizeFunc(policyAlias)
 	envString(fs, &f.dbRepository, "trivy-db-repository", "GATEHOUSE_TRIVY_DB_REPOSITORY", "", "OCI repository of the vulnerability DB (trivy's default when empty)")
 	envBool(fs, &f.offline, "offline", "GATEHOUSE_OFFLINE", false, "never download; use what is in the data dir")
 	envInt(fs, &f.workers, "workers", "GATEHOUSE_WORKERS", 2, "concurrent scan jobs in this process")
@@ -69,10 +70,13 @@ func newServe() *cobra.Command {
 	envInt(fs, &f.intakeMaxPending, "intake-max-pending", "GATEHOUSE_INTAKE_MAX_PENDING", 4096, "most deliveries waiting to be stored; beyond, 503 at once")
 	envDuration(fs, &f.recoveryInterval, "recovery-interval", "GATEHOUSE_RECOVERY_INTERVAL", 5*time.Minute, "how often GitHub's delivery log is read for missed deliveries (0: off)")
 	envDuration(fs, &f.recoveryLookback, "recovery-lookback", "GATEHOUSE_RECOVERY_LOOKBACK", 72*time.Hour, "how far back the first read of the delivery log goes (at most 72h, what GitHub keeps)")
-	envString(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", "json or text")
-	envString(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", "debug, info, warn or error")
+	envChoice(fs, &f.logFormat, "log-format", "GATEHOUSE_LOG_FORMAT", "json", []string{"json", "text"}, "json or text")
+	envChoice(fs, &f.logLevel, "log-level", "GATEHOUSE_LOG_LEVEL", "info", logLevels, "debug, info, warn or error")
 	return cmd
 }
+
+// logLevels are the values --log-level accepts.
+var logLevels = []string{"debug", "info", "warn", "error"}
 
 func newLogger(format, level string) *slog.Logger {
 	var lv slog.Level
@@ -87,9 +91,9 @@ func newLogger(format, level string) *slog.Logger {
 func runServe(ctx context.Context, f serveFlags) error {
 	log := newLogger(f.logFormat, f.logLevel)
 	slog.SetDefault(log)
-	// 0711: the sandboxed scanner runs as an unprivileged user and must be
-	// able to pass through the data dir to the DB and its checkout, while
-	// nobody can list what is in it.
+	// 0711: where the sandbox cannot give its children the DB and the
+	// checkouts as mounts (no user namespaces), they pass through the data
+	// dir as an unprivileged user; nobody can list what is in it.
 	if err := os.MkdirAll(f.dataDir, 0o711); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -162,7 +166,8 @@ func runServe(ctx context.Context, f serveFlags) error {
 		if err != nil {
 			return err
 		}
-		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir), Limits: lim, Logger: log,
+		sb, err := sandbox.New(ctx, sandbox.Config{Mode: mode, DataDir: f.dataDir, DBDir: registry.DBDir(f.dataDir),
+			CheckoutRoot: server.ScanDir(f.dataDir), Limits: lim, Logger: log,
 			Observer: metrics.SandboxObserver{M: cfg.Metrics}})
 		if err != nil {
 			return err
