@@ -1,5 +1,6 @@
 // Package secrets is gatehouse's secrets check: gitleaks v8 (its default
-// rules) used as a Go library, never as a CLI. It scans a directory tree, or
+// rules, and the extra rule sets a policy turns on, such as
+// credential-files) used as a Go library, never as a CLI. It scans a directory tree, or
 // every line added by the commits of a git range so that a secret added and
 // later deleted is still found, and reports redacted findings.
 //
@@ -17,8 +18,11 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
+	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 
 	"github.com/gatehouse/gatehouse/checks"
@@ -58,17 +62,22 @@ type Options struct {
 // reads the compiled rules and the detector.
 type Scanner struct {
 	rules    *ruleSet
-	det      *detect.Detector
+	det      *detect.Detector // the default rules
+	opts     Options
 	engine   checks.Engine
 	maxBytes int64
 	conc     int
 	log      *slog.Logger
+
+	mu    sync.Mutex
+	extra map[string]*detect.Detector // default rules plus extra rule sets, by their names joined
 }
 
 var _ checks.Check = (*Scanner)(nil)
 
-// New returns a Scanner on gitleaks' default rules. The first call in a
-// process compiles the rules; later calls reuse them.
+// New returns a Scanner on gitleaks' default rules; a target's SecretRules
+// add extra rule sets. The first call in a process compiles the rules;
+// later calls reuse them.
 func New(opts Options) (*Scanner, error) {
 	rules, err := defaultRules()
 	if err != nil {
@@ -94,21 +103,11 @@ func New(opts Options) (*Scanner, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	// The detector holds the keyword prefilter built from the rules. Only
-	// its read-only DetectContext is used, so one detector serves every
-	// scan; findings are collected per scan, never in the detector.
-	det := detect.NewDetector(rules.cfg)
-	det.MaxDecodeDepth = opts.MaxDecodeDepth
-	det.MaxArchiveDepth = 0
-	det.MaxTargetMegaBytes = opts.MaxTargetMegaBytes
-	// Redaction happens per finding after the secret's hash is taken (the
-	// fingerprint needs it); gitleaks:allow is applied here too, so the
-	// findings it suppresses can be reported as suppressed.
-	det.Redact = 0
-	det.IgnoreGitleaksAllow = true
+	det := newDetector(rules.cfg, opts)
 	return &Scanner{
 		rules: rules,
 		det:   det,
+		opts:  opts,
 		engine: checks.Engine{
 			Name:        "gitleaks",
 			Version:     engineVersion(),
@@ -118,6 +117,50 @@ func New(opts Options) (*Scanner, error) {
 		conc:     opts.Concurrency,
 		log:      opts.Logger,
 	}, nil
+}
+
+// newDetector builds a detector on cfg. The detector holds the keyword
+// prefilter built from the rules. Only its read-only DetectContext is used,
+// so one detector serves every scan; findings are collected per scan, never
+// in the detector.
+func newDetector(cfg config.Config, opts Options) *detect.Detector {
+	det := detect.NewDetector(cfg)
+	det.MaxDecodeDepth = opts.MaxDecodeDepth
+	det.MaxArchiveDepth = 0
+	det.MaxTargetMegaBytes = opts.MaxTargetMegaBytes
+	// Redaction happens per finding after the secret's hash is taken (the
+	// fingerprint needs it); gitleaks:allow is applied here too, so the
+	// findings it suppresses can be reported as suppressed.
+	det.Redact = 0
+	det.IgnoreGitleaksAllow = true
+	return det
+}
+
+// detector returns the detector for the default rules plus the extra rule
+// sets named (checks.SecretRuleSets), built on first use and kept.
+func (s *Scanner) detector(names []string) (*detect.Detector, error) {
+	if len(names) == 0 {
+		return s.det, nil
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	key := strings.Join(names, ",")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.extra[key]; ok {
+		return d, nil
+	}
+	cfg, err := withExtra(s.rules.cfg, names)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	d := newDetector(cfg, s.opts)
+	if s.extra == nil {
+		s.extra = map[string]*detect.Detector{}
+	}
+	s.extra[key] = d
+	return d, nil
 }
 
 // Name returns checks.Secrets.
@@ -149,7 +192,14 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 	}
 	defer root.Close()
 
-	c := newCollector(s.det)
+	det, err := s.detector(t.SecretRules)
+	if err != nil {
+		return nil, err
+	}
+	c := newCollector(det)
+	if len(t.SecretRules) > 0 {
+		c.note("extra rules: %s, besides gitleaks' default rules", strings.Join(t.SecretRules, ", "))
+	}
 	mode := "dir"
 	if t.HeadRev == "" {
 		err = s.scanDir(ctx, root, paths, c)
