@@ -11,6 +11,7 @@ import (
 	"github.com/zricethezav/gitleaks/v8/detect"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/internal/gittest"
 )
 
 // credCase is one file and what the credential-files rules find in it: the
@@ -346,5 +347,28 @@ func TestCredentialFilesThroughRun(t *testing.T) {
 	}
 	if _, err := s.Run(context.Background(), checks.Target{Dir: dir, SecretRules: []string{"no-such-rules"}}); err == nil {
 		t.Error("an unknown rule set ran")
+	}
+}
+
+// TestCredentialFilesInHistory: in git mode (a pull request's commits) the
+// rule set reads the lines the range adds, a credential added and removed
+// again included.
+func TestCredentialFilesInHistory(t *testing.T) {
+	dir := gittest.New(t)
+	base := gittest.Commit(t, dir, "base", map[string]string{"README.md": "hello\n"})
+	added := gittest.Commit(t, dir, "add a pgpass", map[string]string{".pgpass": "db.corp.lan:5432:orders:app:Wq9-Lm3r-Tx7\n"})
+	gittest.Remove(t, dir, "remove it", ".pgpass")
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := checks.Target{Dir: dir, BaseRev: base, HeadRev: "HEAD"}
+	if res := run(t, s, target); len(res.Findings) != 0 {
+		t.Errorf("without the rule set: %v", got(res.Findings))
+	}
+	target.SecretRules = []string{checks.RulesCredentialFiles}
+	res := run(t, s, target)
+	if w := []want{{"credfile-pgpass-password", ".pgpass", 1, 1, added}}; !slices.Equal(got(res.Findings), w) {
+		t.Errorf("findings %v, want %v", got(res.Findings), w)
 	}
 }
