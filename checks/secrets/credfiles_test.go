@@ -249,7 +249,7 @@ func TestCredentialFileRules(t *testing.T) {
 var noKeywords = map[string]bool{
 	"credfile-git-credentials": true, "credfile-pgpass-password": true, "credfile-htpasswd-hash": true,
 	"credfile-shadow-hash": true, "credfile-rails-master-key": true, "credfile-php-config-password": true,
-	"credfile-database-uri": true, "credfile-irc-client-password": true, "credfile-mail-client-password": true,
+	"credfile-irc-client-password": true, "credfile-mail-client-password": true,
 	"credfile-browser-password-export": true, "credfile-shell-rc-export": true,
 }
 
