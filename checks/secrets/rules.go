@@ -132,28 +132,33 @@ func translate(vc *config.ViperConfig) (cfg config.Config, err error) {
 	return vc.Translate()
 }
 
-// withExtra returns base with the rules of the named extra rule sets added
-// (each rule keeps its own allowlists; base's global allowlist applies to
-// every rule). base is not modified.
-func withExtra(base config.Config, names []string) (config.Config, error) {
+// extraConfig returns the rules of the named extra rule sets (each rule
+// keeps its own allowlists) under base's global allowlist, which applies
+// to every rule as it does to the default ones. Every rule must have a
+// path: the extra detector runs only where one admits the file.
+func extraConfig(base config.Config, names []string) (config.Config, error) {
 	extra, err := extraRules()
 	if err != nil {
 		return config.Config{}, err
 	}
-	out := base
-	out.Rules = maps.Clone(base.Rules)
-	out.Keywords = maps.Clone(base.Keywords)
-	out.OrderedRules = slices.Clone(base.OrderedRules)
+	out := config.Config{Rules: map[string]config.Rule{}, Keywords: map[string]struct{}{}, Allowlists: base.Allowlists}
 	for _, name := range names {
 		cfg, ok := extra[name]
 		if !ok {
 			return config.Config{}, fmt.Errorf("unknown rule set %q (known: %s)", name, strings.Join(checks.SecretRuleSets, ", "))
 		}
 		for _, id := range cfg.OrderedRules {
+			r := cfg.Rules[id]
+			if _, dup := base.Rules[id]; dup {
+				return config.Config{}, fmt.Errorf("rule set %s: rule %s is a default rule", name, id)
+			}
 			if _, dup := out.Rules[id]; dup {
 				return config.Config{}, fmt.Errorf("rule set %s: rule %s is already defined", name, id)
 			}
-			out.Rules[id] = cfg.Rules[id]
+			if r.Path == nil {
+				return config.Config{}, fmt.Errorf("rule set %s: rule %s has no path", name, id)
+			}
+			out.Rules[id] = r
 			out.OrderedRules = append(out.OrderedRules, id)
 		}
 		for k := range cfg.Keywords {

@@ -24,6 +24,7 @@ import (
 
 	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/regexp"
 
 	"github.com/gatehouse/gatehouse/checks"
 )
@@ -70,7 +71,26 @@ type Scanner struct {
 	log      *slog.Logger
 
 	mu    sync.Mutex
-	extra map[string]*detect.Detector // default rules plus extra rule sets, by their names joined
+	extra map[string]*extraDetector // extra rule sets, by their names joined
+}
+
+// extraDetector runs extra rule sets. Their rules are all scoped by path,
+// and gitleaks matches a rule's path only after its keywords, for every
+// fragment: a detector of their own, run only on the files one of their
+// paths admits, costs the other files one path match.
+type extraDetector struct {
+	det   *detect.Detector
+	paths []*regexp.Regexp
+}
+
+// wants reports whether a rule of the set may match in file.
+func (e *extraDetector) wants(file string) bool {
+	for _, p := range e.paths {
+		if p.MatchString(file) {
+			return true
+		}
+	}
+	return false
 }
 
 var _ checks.Check = (*Scanner)(nil)
@@ -136,11 +156,11 @@ func newDetector(cfg config.Config, opts Options) *detect.Detector {
 	return det
 }
 
-// detector returns the detector for the default rules plus the extra rule
-// sets named (checks.SecretRuleSets), built on first use and kept.
-func (s *Scanner) detector(names []string) (*detect.Detector, error) {
+// extraDetector returns the detector of the extra rule sets named
+// (checks.SecretRuleSets), built on first use and kept; nil for none.
+func (s *Scanner) extraDetector(names []string) (*extraDetector, error) {
 	if len(names) == 0 {
-		return s.det, nil
+		return nil, nil
 	}
 	names = slices.Clone(names)
 	slices.Sort(names)
@@ -151,13 +171,16 @@ func (s *Scanner) detector(names []string) (*detect.Detector, error) {
 	if d, ok := s.extra[key]; ok {
 		return d, nil
 	}
-	cfg, err := withExtra(s.rules.cfg, names)
+	cfg, err := extraConfig(s.rules.cfg, names)
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	d := newDetector(cfg, s.opts)
+	d := &extraDetector{det: newDetector(cfg, s.opts)}
+	for _, id := range cfg.OrderedRules {
+		d.paths = append(d.paths, cfg.Rules[id].Path)
+	}
 	if s.extra == nil {
-		s.extra = map[string]*detect.Detector{}
+		s.extra = map[string]*extraDetector{}
 	}
 	s.extra[key] = d
 	return d, nil
@@ -192,11 +215,11 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 	}
 	defer root.Close()
 
-	det, err := s.detector(t.SecretRules)
+	extra, err := s.extraDetector(t.SecretRules)
 	if err != nil {
 		return nil, err
 	}
-	c := newCollector(det)
+	c := newCollector(s.det, extra)
 	if len(t.SecretRules) > 0 {
 		c.note("extra rules: %s, besides gitleaks' default rules", strings.Join(t.SecretRules, ", "))
 	}
