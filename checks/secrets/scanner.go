@@ -175,7 +175,13 @@ func (s *Scanner) extraDetector(names []string) (*extraDetector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("secrets: %w", err)
 	}
-	d := &extraDetector{det: newDetector(cfg, s.opts)}
+	// The credentials these rules know are written in their files as
+	// they are (an encoded one, such as Docker's auth, is matched
+	// encoded): decoding passes would double the work on every
+	// configuration file and report one credential twice.
+	opts := s.opts
+	opts.MaxDecodeDepth = 0
+	d := &extraDetector{det: newDetector(cfg, opts)}
 	for _, id := range cfg.OrderedRules {
 		d.paths = append(d.paths, cfg.Rules[id].Path)
 	}
