@@ -62,7 +62,24 @@ type Target struct {
 	// IgnoreFile). The checks read no ignore file from Dir: a target
 	// without them suppresses only by inline comments.
 	Ignore []IgnoreFile `json:"ignore,omitempty"`
+	// SecretRules names the extra rule sets (SecretRuleSets) the secrets
+	// check runs besides its default rules, as the policy's
+	// checks.secrets.extra_rules asks. They change what is found, so they
+	// are part of every cache key (verdict's optionsKey).
+	SecretRules []string `json:"secret_rules,omitempty"`
 }
+
+// The extra rule sets of the secrets check, off unless the policy names
+// them (checks.secrets.extra_rules).
+const (
+	// RulesCredentialFiles finds credentials in well-known configuration
+	// files (.npmrc, .netrc, .pgpass, wp-config.php, …): see
+	// docs/credential-files.md.
+	RulesCredentialFiles = "credential-files"
+)
+
+// SecretRuleSets lists the extra rule sets a policy may name.
+var SecretRuleSets = []string{RulesCredentialFiles}
 
 // The origins of custom checks.
 const (

@@ -159,7 +159,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 	if polErr != nil && !errors.As(polErr, &pe) {
 		return fmt.Errorf("read the policy of %s@%s: %w", s.Repo, s.HeadSHA, polErr) // GitHub unreachable: retry
 	}
-	scanned, diff, err := w.scan(ctx, log, s, custom, ph)
+	scanned, diff, err := w.scan(ctx, log, s, pol, custom, ph)
 	if err != nil {
 		return err
 	}
@@ -249,7 +249,7 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 // branch's merge base with the default branch), nothing for a baseline.
 // For a pull request it also returns the diff GitHub shows, which review
 // comments are placed on.
-func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom []checks.CustomCheck, ph *phases) (*verdict.Scanned, []byte, error) {
+func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, pol *policy.Policy, custom []checks.CustomCheck, ph *phases) (*verdict.Scanned, []byte, error) {
 	token, err := w.cfg.Clients.Token(ctx, s.InstallationID)
 	if err != nil {
 		return nil, nil, err
@@ -300,7 +300,7 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, custom
 			compare = mb
 		}
 	}
-	req := verdict.Request{Repo: s.Repo, Head: snapTree{snap, s.HeadSHA}, Checks: w.cfg.Checks, Custom: custom, Logger: log}
+	req := verdict.Request{Repo: s.Repo, Head: snapTree{snap, s.HeadSHA}, Checks: w.cfg.Checks, Custom: custom, Policy: pol, Logger: log}
 	if s.Kind != jobs.ScanBaseline && compare != "" && compare != s.HeadSHA {
 		// A change: judged against what it changes. (A baseline, or a
 		// commit that adds nothing to what it is compared with, is judged

@@ -80,6 +80,8 @@ func (d *decoder) value(n *yaml.Node, key string, k kind) (any, error) {
 		return FromChange(s), err
 	case kindNames:
 		return d.names(n, key)
+	case kindRuleSets:
+		return d.ruleSets(n, key)
 	}
 	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
 		return nil, d.errf(n, "%s must be true or false, not %s", key, describe(n))
@@ -150,6 +152,31 @@ func (d *decoder) names(n *yaml.Node, key string) ([]string, error) {
 		s = strings.TrimPrefix(s, "@")
 		if !nameRE.MatchString(s) {
 			return nil, d.errf(item, "%s must be a GitHub user (octocat) or an org team (octo/security), not %q", where, item.Value)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// ruleSets decodes a list of extra rule set names (checks.SecretRuleSets),
+// each at most once, in the order written.
+func (d *decoder) ruleSets(n *yaml.Node, key string) ([]string, error) {
+	if n.Kind != yaml.SequenceNode {
+		return nil, d.errf(n, "%s must be a list of rule sets (%s), not %s", key, orList(checks.SecretRuleSets), describe(n))
+	}
+	out := []string{}
+	for i, item := range n.Content {
+		item = deref(item)
+		where := fmt.Sprintf("%s[%d]", key, i)
+		s, err := d.text(item, where)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(checks.SecretRuleSets, s) {
+			return nil, d.errf(item, "%s: unknown rule set %q%s", where, s, suggest(s, checks.SecretRuleSets))
+		}
+		if slices.Contains(out, s) {
+			return nil, d.errf(item, "%s: rule set %q is listed twice", where, s)
 		}
 		out = append(out, s)
 	}

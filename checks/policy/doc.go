@@ -10,7 +10,7 @@
 //
 //	version: 1                     # required
 //	checks:
-//	  secrets:      { mode: block, paths: { ignore: ["vendor/**"] } }
+//	  secrets:      { mode: block, extra_rules: [], paths: { ignore: ["vendor/**"] } }
 //	  dependencies: { mode: block, min_severity: high, only_fixed: false, paths: { ignore: [] } }
 //	  iac:          { mode: block, min_severity: high, paths: { ignore: [] } }
 //	  custom:       { mode: block, min_severity: high, paths: { ignore: [] } }
@@ -47,11 +47,15 @@
 // info (lower case). Path globs are doublestar patterns relative to the
 // repository root ("**" crosses directories). Secrets have no min_severity:
 // every secret blocks; only_fixed exists for dependencies only.
+// checks.secrets.extra_rules names extra gitleaks rule sets the secrets
+// check runs besides the default rules (checks.SecretRuleSets:
+// credential-files).
 //
 // # Defaults
 //
 //	setting                          default           enforce may only
 //	checks.secrets.mode              block             raise (off < warn < block)
+//	checks.secrets.extra_rules       []                grow (superset)
 //	checks.secrets.paths.ignore      []                shrink (subset)
 //	checks.dependencies.mode         block             raise
 //	checks.dependencies.min_severity high              lower (info < low < medium < high < critical)

@@ -298,7 +298,7 @@ func (d *decoder) checkSection(n *yaml.Node) error {
 	for _, p := range pairs {
 		c := p.key.Value
 		known := []string{"mode", "paths"}
-		for _, k := range []string{"min_severity", "only_fixed"} {
+		for _, k := range []string{"min_severity", "only_fixed", "extra_rules"} {
 			if _, ok := defOf("checks." + c + "." + k); ok {
 				known = append(known, k)
 			}
@@ -309,6 +309,9 @@ func (d *decoder) checkSection(n *yaml.Node) error {
 		}
 		if c != checks.Dependencies {
 			hints["only_fixed"] = "checks." + c + " has no only_fixed: it applies to dependencies only"
+		}
+		if c != checks.Secrets {
+			hints["extra_rules"] = "checks." + c + " has no extra_rules: it applies to secrets only"
 		}
 		cpairs, err := d.mapping(p.val, "checks."+c, known, hints)
 		if err != nil {

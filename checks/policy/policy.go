@@ -37,6 +37,9 @@ type CheckPolicy struct {
 	// IgnorePaths are doublestar globs of paths whose findings are
 	// suppressed.
 	IgnorePaths []string
+	// ExtraRules names the extra rule sets the check runs besides its
+	// default rules (secrets: checks.SecretRuleSets).
+	ExtraRules []string
 }
 
 // Report holds the reporting switches.
@@ -79,6 +82,9 @@ func (p *Policy) Check(name string) (CheckPolicy, bool) {
 	}
 	if o, ok := p.values[pre+"only_fixed"]; ok {
 		cp.OnlyFixed = o.val.(bool)
+	}
+	if o, ok := p.values[pre+"extra_rules"]; ok && len(o.val.([]string)) > 0 {
+		cp.ExtraRules = slices.Clone(o.val.([]string))
 	}
 	return cp, true
 }

@@ -53,7 +53,7 @@ func TestResolveDefaults(t *testing.T) {
 		got[s.Key] = s.Value
 	}
 	want := map[string]string{
-		"checks.secrets.mode": "block", "checks.secrets.paths.ignore": "[]",
+		"checks.secrets.mode": "block", "checks.secrets.extra_rules": "[]", "checks.secrets.paths.ignore": "[]",
 		"checks.dependencies.mode": "block", "checks.dependencies.min_severity": "high",
 		"checks.dependencies.only_fixed": "false", "checks.dependencies.paths.ignore": "[]",
 		"checks.iac.mode": "block", "checks.iac.min_severity": "high", "checks.iac.paths.ignore": "[]",
@@ -171,6 +171,14 @@ func TestEnforce(t *testing.T) {
 		{"ignore none tightens", "checks: {dependencies: {paths: {ignore: [a/**]}}}", "checks.dependencies.paths.ignore",
 			"checks: {dependencies: {paths: {ignore: []}}}", "checks.dependencies.paths.ignore", `[]`, false},
 		{"custom ignore more held", "", "checks.custom.paths.ignore", "checks: {custom: {paths: {ignore: [x]}}}", "checks.custom.paths.ignore", `[]`, true},
+		{"extra_rules removed held", "checks: {secrets: {extra_rules: [credential-files]}}", "checks.secrets.extra_rules",
+			"checks: {secrets: {extra_rules: []}}", "checks.secrets.extra_rules", `["credential-files"]`, true},
+		{"extra_rules added tightens", "", "checks.secrets.extra_rules",
+			"checks: {secrets: {extra_rules: [credential-files]}}", "checks.secrets.extra_rules", `["credential-files"]`, false},
+		{"extra_rules kept", "checks: {secrets: {extra_rules: [credential-files]}}", "checks.secrets.extra_rules",
+			"checks: {secrets: {extra_rules: [credential-files]}}", "checks.secrets.extra_rules", `["credential-files"]`, false},
+		{"secrets prefix enforces extra_rules", "checks: {secrets: {extra_rules: [credential-files]}}", "checks.secrets",
+			"checks: {secrets: {extra_rules: []}}", "checks.secrets.extra_rules", `["credential-files"]`, true},
 		{"review_event locked", "", "report.review_event", "report: {review_event: COMMENT}", "report.review_event", "REQUEST_CHANGES", true},
 		{"review_comments locked", "", "report.review_comments", "report: {review_comments: false}", "report.review_comments", "true", true},
 		{"summary_comment locked", "", "report.summary_comment", "report: {summary_comment: false}", "report.summary_comment", "true", true},
@@ -329,5 +337,45 @@ func TestParseAliases(t *testing.T) {
 	p := mustResolve(t, Layer{SourceRepo, f})
 	if cp, _ := p.Check(Custom); !slices.Equal(cp.IgnorePaths, []string{"gen/**"}) {
 		t.Errorf("alias not followed: %q", cp.IgnorePaths)
+	}
+}
+
+// TestExtraRules: the secrets check's extra rule sets are off by default,
+// set by any layer, and what a higher layer writes replaces a lower one's.
+func TestExtraRules(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		layers []Layer
+		want   []string
+	}{
+		{"default off", nil, nil},
+		{"repo turns on", []Layer{{SourceRepo, mustParse(t, repoName, "version: 1\nchecks: {secrets: {extra_rules: [credential-files]}}\n")}}, []string{"credential-files"}},
+		{"server turns on", []Layer{{SourceServer, mustParse(t, "server.yml", "version: 1\nchecks: {secrets: {extra_rules: [credential-files]}}\n")}}, []string{"credential-files"}},
+		{"repo turns off what the org set", []Layer{
+			{SourceOrg, mustParse(t, orgName, "version: 1\nchecks: {secrets: {extra_rules: [credential-files]}}\n")},
+			{SourceRepo, mustParse(t, repoName, "version: 1\nchecks: {secrets: {extra_rules: []}}\n")},
+		}, nil},
+		{"org enforce keeps them on", []Layer{
+			{SourceOrg, mustParse(t, orgName, "version: 1\nchecks: {secrets: {extra_rules: [credential-files]}}\nenforce: [checks.secrets.extra_rules]\n")},
+			{SourceRepo, mustParse(t, repoName, "version: 1\nchecks: {secrets: {extra_rules: []}}\n")},
+		}, []string{"credential-files"}},
+		{"other settings leave them", []Layer{{SourceRepo, mustParse(t, repoName, "version: 1\nchecks: {secrets: {mode: warn}}\n")}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustResolve(t, tc.layers...)
+			cp, _ := p.Check("secrets")
+			if !slices.Equal(cp.ExtraRules, tc.want) {
+				t.Errorf("ExtraRules = %q, want %q", cp.ExtraRules, tc.want)
+			}
+			for _, c := range []string{"dependencies", "iac", Custom} {
+				if cp, _ := p.Check(c); cp.ExtraRules != nil {
+					t.Errorf("%s has extra rules %q", c, cp.ExtraRules)
+				}
+			}
+		})
+	}
+	on := mustResolve(t, Layer{SourceRepo, mustParse(t, repoName, "version: 1\nchecks: {secrets: {extra_rules: [credential-files]}}\n")})
+	if on.Hash() == Default().Hash() {
+		t.Error("turning the credential-files rules on left the policy hash unchanged")
 	}
 }

@@ -91,6 +91,7 @@ const (
 	kindGlobs                   // []string
 	kindFromChange              // FromChange
 	kindNames                   // []string: GitHub logins and org/team slugs
+	kindRuleSets                // []string: names of checks.SecretRuleSets
 )
 
 // def describes one setting: its key, type and built-in default.
@@ -117,6 +118,9 @@ func buildDefs() []def {
 		}
 		if c == checks.Dependencies {
 			ds = append(ds, def{p + "only_fixed", kindBool, false})
+		}
+		if c == checks.Secrets {
+			ds = append(ds, def{p + "extra_rules", kindRuleSets, []string{}})
 		}
 		ds = append(ds, def{p + "paths.ignore", kindGlobs, []string{}})
 	}
@@ -206,6 +210,14 @@ func allowed(d def, old, new any) bool {
 			return true
 		}
 		return len(new.([]string)) > 0 && allowed(def{kind: kindGlobs}, old, new)
+	case kindRuleSets:
+		// More rules find more: only a superset is allowed.
+		for _, r := range old.([]string) {
+			if !slices.Contains(new.([]string), r) {
+				return false
+			}
+		}
+		return true
 	case kindGlobs:
 		// Fewer ignored paths is stricter: only a subset is allowed.
 		for _, g := range new.([]string) {

@@ -31,7 +31,8 @@ type hit struct {
 // collector gathers what one scan found and looked at. Fragments arrive
 // from many goroutines.
 type collector struct {
-	det *detect.Detector
+	det   *detect.Detector
+	extra *extraDetector // nil: the default rules only
 
 	mu          sync.Mutex
 	hits        []hit
@@ -46,9 +47,10 @@ type collector struct {
 	seen        map[string]bool // git mode: commits gitleaks yielded text for
 }
 
-func newCollector(det *detect.Detector) *collector {
+func newCollector(det *detect.Detector, extra *extraDetector) *collector {
 	return &collector{
 		det:      det,
+		extra:    extra,
 		files:    make(map[string]struct{}),
 		skipSeen: make(map[string]struct{}),
 		seen:     make(map[string]bool),
@@ -83,6 +85,10 @@ func (c *collector) detect(ctx context.Context, file string, frag sources.Fragme
 	// would hide fragment errors and keep findings in the shared detector.
 	//lint:ignore SA1019 no replacement before gitleaks v9 (see above)
 	found := c.det.DetectContext(ctx, detect.Fragment(frag))
+	if c.extra != nil && c.extra.wants(frag.FilePath) {
+		//lint:ignore SA1019 as above
+		found = append(found, c.extra.det.DetectContext(ctx, detect.Fragment(frag))...)
+	}
 	hits := make([]hit, 0, len(found))
 	for _, f := range found {
 		hits = append(hits, redact(f))

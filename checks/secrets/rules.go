@@ -2,14 +2,20 @@ package secrets
 
 import (
 	"crypto/sha256"
+	_ "embed" // the extra rule sets
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/spf13/viper"
 	"github.com/zricethezav/gitleaks/v8/config"
+
+	"github.com/gatehouse/gatehouse/checks"
 )
 
 const (
@@ -24,9 +30,24 @@ const (
 // shared read-only by every Scanner.
 type ruleSet struct {
 	cfg config.Config
-	// dataVersion is a short hash of the embedded rules file, so a verdict
-	// says which rules it was computed with.
+	// dataVersion is a short hash of the embedded rules files (the default
+	// rules and every extra rule set), so a verdict says which rules it was
+	// computed with. It does not depend on the extra rule sets a target
+	// asks for: those are part of the target's options, and of the cache
+	// keys built from them.
 	dataVersion string
+}
+
+// credentialFilesTOML is the credential-files rule set, in gitleaks' own
+// configuration format.
+//
+//go:embed rules/credential-files.toml
+var credentialFilesTOML string
+
+// extraRuleFiles are the extra rule sets a target may ask for
+// (checks.Target.SecretRules), by name (checks.SecretRuleSets).
+var extraRuleFiles = map[string]string{
+	checks.RulesCredentialFiles: credentialFilesTOML,
 }
 
 // defaultRules loads and compiles the rules once per process. The regular
@@ -38,28 +59,113 @@ var defaultRules = sync.OnceValues(func() (*ruleSet, error) {
 	return loadDefaultRules()
 })
 
-// loadDefaultRules parses gitleaks' embedded default config. gitleaks' own
-// loader (detect.NewDetectorDefaultConfig) goes through the global viper;
-// this uses a private viper instance so no global configuration is touched.
+// extraRules compiles every extra rule set once per process.
+var extraRules = sync.OnceValues(func() (map[string]config.Config, error) {
+	out := map[string]config.Config{}
+	for name, src := range extraRuleFiles {
+		cfg, err := parseConfig(src)
+		if err != nil {
+			return nil, fmt.Errorf("rule set %s: %w", name, err)
+		}
+		if len(cfg.Allowlists) > 0 {
+			// A global allowlist would apply to the default rules too.
+			return nil, fmt.Errorf("rule set %s: a global [[allowlists]] entry must name its targetRules", name)
+		}
+		out[name] = cfg
+	}
+	return out, nil
+})
+
+// loadDefaultRules parses gitleaks' embedded default config.
 func loadDefaultRules() (*ruleSet, error) {
+	cfg, err := parseConfig(config.DefaultConfig)
+	if err != nil {
+		return nil, fmt.Errorf("gitleaks default config: %w", err)
+	}
+	h := sha256.New()
+	h.Write([]byte(config.DefaultConfig))
+	for _, name := range slices.Sorted(maps.Keys(extraRuleFiles)) {
+		h.Write([]byte{0})
+		h.Write([]byte(name))
+		h.Write([]byte{0})
+		h.Write([]byte(extraRuleFiles[name]))
+	}
+	return &ruleSet{cfg: cfg, dataVersion: hex.EncodeToString(h.Sum(nil)[:6])}, nil
+}
+
+// parseConfig parses and compiles a gitleaks TOML configuration. gitleaks'
+// own loader (detect.NewDetectorDefaultConfig) goes through the global
+// viper; this uses a private viper instance so no global configuration is
+// touched. The configuration may not extend another ([extend] reads
+// through the global viper).
+func parseConfig(src string) (config.Config, error) {
 	v := viper.New()
 	v.SetConfigType("toml")
-	if err := v.ReadConfig(strings.NewReader(config.DefaultConfig)); err != nil {
-		return nil, fmt.Errorf("read gitleaks default config: %w", err)
+	if err := v.ReadConfig(strings.NewReader(src)); err != nil {
+		return config.Config{}, fmt.Errorf("read: %w", err)
 	}
 	var vc config.ViperConfig
 	if err := v.Unmarshal(&vc); err != nil {
-		return nil, fmt.Errorf("decode gitleaks default config: %w", err)
+		return config.Config{}, fmt.Errorf("decode: %w", err)
 	}
-	cfg, err := vc.Translate()
+	if vc.Extend.UseDefault || vc.Extend.Path != "" || vc.Extend.URL != "" {
+		return config.Config{}, errors.New("[extend] is not supported")
+	}
+	cfg, err := translate(&vc)
 	if err != nil {
-		return nil, fmt.Errorf("compile gitleaks default rules: %w", err)
+		return config.Config{}, fmt.Errorf("compile: %w", err)
 	}
 	// Translate copies the global viper's config file name into Path, and
 	// the detector skips any scanned file with that name. We load no file.
 	cfg.Path = ""
-	sum := sha256.Sum256([]byte(config.DefaultConfig))
-	return &ruleSet{cfg: cfg, dataVersion: hex.EncodeToString(sum[:6])}, nil
+	return cfg, nil
+}
+
+// translate compiles the rules; gitleaks panics on a regular expression
+// that does not compile.
+func translate(vc *config.ViperConfig) (cfg config.Config, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return vc.Translate()
+}
+
+// extraConfig returns the rules of the named extra rule sets (each rule
+// keeps its own allowlists) under base's global allowlist, which applies
+// to every rule as it does to the default ones. Every rule must have a
+// path: the extra detector runs only where one admits the file.
+func extraConfig(base config.Config, names []string) (config.Config, error) {
+	extra, err := extraRules()
+	if err != nil {
+		return config.Config{}, err
+	}
+	out := config.Config{Rules: map[string]config.Rule{}, Keywords: map[string]struct{}{}, Allowlists: base.Allowlists}
+	for _, name := range names {
+		cfg, ok := extra[name]
+		if !ok {
+			return config.Config{}, fmt.Errorf("unknown rule set %q (known: %s)", name, strings.Join(checks.SecretRuleSets, ", "))
+		}
+		for _, id := range cfg.OrderedRules {
+			r := cfg.Rules[id]
+			if _, dup := base.Rules[id]; dup {
+				return config.Config{}, fmt.Errorf("rule set %s: rule %s is a default rule", name, id)
+			}
+			if _, dup := out.Rules[id]; dup {
+				return config.Config{}, fmt.Errorf("rule set %s: rule %s is already defined", name, id)
+			}
+			if r.Path == nil {
+				return config.Config{}, fmt.Errorf("rule set %s: rule %s has no path", name, id)
+			}
+			out.Rules[id] = r
+			out.OrderedRules = append(out.OrderedRules, id)
+		}
+		for k := range cfg.Keywords {
+			out.Keywords[k] = struct{}{}
+		}
+	}
+	return out, nil
 }
 
 // engineVersion is gitleaks' module version from the binary's build info, or

@@ -1,5 +1,6 @@
 // Package secrets is gatehouse's secrets check: gitleaks v8 (its default
-// rules) used as a Go library, never as a CLI. It scans a directory tree, or
+// rules, and the extra rule sets a policy turns on, such as
+// credential-files) used as a Go library, never as a CLI. It scans a directory tree, or
 // every line added by the commits of a git range so that a secret added and
 // later deleted is still found, and reports redacted findings.
 //
@@ -17,9 +18,13 @@ import (
 	"os"
 	"path"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 
+	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/regexp"
 
 	"github.com/gatehouse/gatehouse/checks"
 )
@@ -58,17 +63,41 @@ type Options struct {
 // reads the compiled rules and the detector.
 type Scanner struct {
 	rules    *ruleSet
-	det      *detect.Detector
+	det      *detect.Detector // the default rules
+	opts     Options
 	engine   checks.Engine
 	maxBytes int64
 	conc     int
 	log      *slog.Logger
+
+	mu    sync.Mutex
+	extra map[string]*extraDetector // extra rule sets, by their names joined
+}
+
+// extraDetector runs extra rule sets. Their rules are all scoped by path,
+// and gitleaks matches a rule's path only after its keywords, for every
+// fragment: a detector of their own, run only on the files one of their
+// paths admits, costs the other files one path match.
+type extraDetector struct {
+	det   *detect.Detector
+	paths []*regexp.Regexp
+}
+
+// wants reports whether a rule of the set may match in file.
+func (e *extraDetector) wants(file string) bool {
+	for _, p := range e.paths {
+		if p.MatchString(file) {
+			return true
+		}
+	}
+	return false
 }
 
 var _ checks.Check = (*Scanner)(nil)
 
-// New returns a Scanner on gitleaks' default rules. The first call in a
-// process compiles the rules; later calls reuse them.
+// New returns a Scanner on gitleaks' default rules; a target's SecretRules
+// add extra rule sets. The first call in a process compiles the rules;
+// later calls reuse them.
 func New(opts Options) (*Scanner, error) {
 	rules, err := defaultRules()
 	if err != nil {
@@ -94,21 +123,11 @@ func New(opts Options) (*Scanner, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	// The detector holds the keyword prefilter built from the rules. Only
-	// its read-only DetectContext is used, so one detector serves every
-	// scan; findings are collected per scan, never in the detector.
-	det := detect.NewDetector(rules.cfg)
-	det.MaxDecodeDepth = opts.MaxDecodeDepth
-	det.MaxArchiveDepth = 0
-	det.MaxTargetMegaBytes = opts.MaxTargetMegaBytes
-	// Redaction happens per finding after the secret's hash is taken (the
-	// fingerprint needs it); gitleaks:allow is applied here too, so the
-	// findings it suppresses can be reported as suppressed.
-	det.Redact = 0
-	det.IgnoreGitleaksAllow = true
+	det := newDetector(rules.cfg, opts)
 	return &Scanner{
 		rules: rules,
 		det:   det,
+		opts:  opts,
 		engine: checks.Engine{
 			Name:        "gitleaks",
 			Version:     engineVersion(),
@@ -118,6 +137,59 @@ func New(opts Options) (*Scanner, error) {
 		conc:     opts.Concurrency,
 		log:      opts.Logger,
 	}, nil
+}
+
+// newDetector builds a detector on cfg. The detector holds the keyword
+// prefilter built from the rules. Only its read-only DetectContext is used,
+// so one detector serves every scan; findings are collected per scan, never
+// in the detector.
+func newDetector(cfg config.Config, opts Options) *detect.Detector {
+	det := detect.NewDetector(cfg)
+	det.MaxDecodeDepth = opts.MaxDecodeDepth
+	det.MaxArchiveDepth = 0
+	det.MaxTargetMegaBytes = opts.MaxTargetMegaBytes
+	// Redaction happens per finding after the secret's hash is taken (the
+	// fingerprint needs it); gitleaks:allow is applied here too, so the
+	// findings it suppresses can be reported as suppressed.
+	det.Redact = 0
+	det.IgnoreGitleaksAllow = true
+	return det
+}
+
+// extraDetector returns the detector of the extra rule sets named
+// (checks.SecretRuleSets), built on first use and kept; nil for none.
+func (s *Scanner) extraDetector(names []string) (*extraDetector, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	names = slices.Clone(names)
+	slices.Sort(names)
+	names = slices.Compact(names)
+	key := strings.Join(names, ",")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if d, ok := s.extra[key]; ok {
+		return d, nil
+	}
+	cfg, err := extraConfig(s.rules.cfg, names)
+	if err != nil {
+		return nil, fmt.Errorf("secrets: %w", err)
+	}
+	// The credentials these rules know are written in their files as
+	// they are (an encoded one, such as Docker's auth, is matched
+	// encoded): decoding passes would double the work on every
+	// configuration file and report one credential twice.
+	opts := s.opts
+	opts.MaxDecodeDepth = 0
+	d := &extraDetector{det: newDetector(cfg, opts)}
+	for _, id := range cfg.OrderedRules {
+		d.paths = append(d.paths, cfg.Rules[id].Path)
+	}
+	if s.extra == nil {
+		s.extra = map[string]*extraDetector{}
+	}
+	s.extra[key] = d
+	return d, nil
 }
 
 // Name returns checks.Secrets.
@@ -149,7 +221,14 @@ func (s *Scanner) Run(ctx context.Context, t checks.Target) (*checks.Result, err
 	}
 	defer root.Close()
 
-	c := newCollector(s.det)
+	extra, err := s.extraDetector(t.SecretRules)
+	if err != nil {
+		return nil, err
+	}
+	c := newCollector(s.det, extra)
+	if len(t.SecretRules) > 0 {
+		c.note("extra rules: %s, besides gitleaks' default rules", strings.Join(t.SecretRules, ", "))
+	}
 	mode := "dir"
 	if t.HeadRev == "" {
 		err = s.scanDir(ctx, root, paths, c)

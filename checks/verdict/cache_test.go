@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/policy"
 )
 
 // The finding cache: a rescan of the same tree reads nothing, a commit that
@@ -112,5 +113,55 @@ func TestFindingCacheHitMissInvalidation(t *testing.T) {
 			t.Errorf("with %s: %d findings, %d suppressed; want 0 and 2", name, len(r.Findings), len(r.Suppressed))
 		}
 		delete(tree.files, name)
+	}
+}
+
+// The policy's extra secret rules reach every run's target, head and
+// base, and are part of every cache key: results found without them are
+// not reused for a scan with them, and back.
+func TestSecretRulesReachTargetAndKey(t *testing.T) {
+	if optionsKey(checks.Target{}, false) == optionsKey(checks.Target{SecretRules: []string{checks.RulesCredentialFiles}}, false) {
+		t.Fatal("optionsKey ignores SecretRules")
+	}
+	file, err := policy.Parse(PolicyPath, []byte("version: 1\nchecks: {secrets: {extra_rules: [credential-files]}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	on, err := policy.Resolve(policy.Layer{Source: policy.SourceRepo, File: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	iac := &fakeIaC{version: "db1"}
+	p := testPipeline(t, iac, newCache(), &db)
+	base := &memTree{rev: "b1", files: map[string]string{"a.yaml": "old\n"}}
+	head := &memTree{rev: "h1", files: map[string]string{"a.yaml": "new\n", "b.yaml": "BAD\n"}}
+	for _, tc := range []struct {
+		name string
+		pol  *policy.Policy
+		runs int      // check runs the scan makes (head, base)
+		want []string // SecretRules of those runs
+	}{
+		{"default policy", policy.Default(), 2, nil},
+		{"no policy, same trees: cached", nil, 0, nil},
+		{"rules on: new keys", on, 2, []string{checks.RulesCredentialFiles}},
+		{"rules on again: cached", on, 0, nil},
+		{"rules off again: the first results", policy.Default(), 0, nil},
+	} {
+		before := iac.runs()
+		if _, err := p.Scan(context.Background(), Request{Repo: "octo/demo", Head: head, Base: base, Checks: []string{checks.IaC}, Policy: tc.pol}); err != nil {
+			t.Fatal(err)
+		}
+		iac.mu.Lock()
+		got := iac.rules[before:]
+		iac.mu.Unlock()
+		if len(got) != tc.runs {
+			t.Errorf("%s: %d runs, want %d", tc.name, len(got), tc.runs)
+		}
+		for _, r := range got {
+			if !slices.Equal(r, tc.want) {
+				t.Errorf("%s: target SecretRules %q, want %q", tc.name, r, tc.want)
+			}
+		}
 	}
 }

@@ -114,6 +114,7 @@ type fakeIaC struct {
 	mu      sync.Mutex
 	version string
 	reads   [][]string
+	rules   [][]string // the SecretRules each run's target carried
 }
 
 func (f *fakeIaC) Name() string { return checks.IaC }
@@ -167,6 +168,7 @@ func (f *fakeIaC) Run(_ context.Context, t checks.Target) (*checks.Result, error
 	})
 	f.mu.Lock()
 	f.reads = append(f.reads, read)
+	f.rules = append(f.rules, t.SecretRules)
 	f.mu.Unlock()
 	return res, err
 }

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/policy"
 )
 
 // Config wires a Pipeline.
@@ -92,6 +93,11 @@ type Request struct {
 	// Custom are the org's and repository's custom checks (read from the
 	// base, never from the change), run with the iac check on both trees.
 	Custom []checks.CustomCheck
+	// Policy is the resolved policy the change is judged by (nil: none
+	// could be read). Scan takes from it what changes what the engines
+	// find (checks.secrets.extra_rules: checks.Target.SecretRules), so
+	// the server and `gatehouse scan` set it the same way.
+	Policy *policy.Policy
 	// Logger carries the job's attributes (delivery, repo, sha).
 	Logger *slog.Logger
 }
@@ -143,8 +149,9 @@ func (p *Pipeline) Scan(ctx context.Context, req Request) (*Scanned, error) {
 			treeChecks = append(treeChecks, c)
 		}
 	}
+	rules := secretRules(req.Policy)
 	headScan := treeScan{tree: head, dir: scratch + "/head", names: treeChecks, rng: req.Range,
-		target: checks.Target{Custom: req.Custom, Ignore: ign.head}}
+		target: checks.Target{Custom: req.Custom, Ignore: ign.head, SecretRules: rules}}
 	if !slices.Contains(req.Checks, checks.Secrets) {
 		headScan.rng = nil
 	}
@@ -160,7 +167,7 @@ func (p *Pipeline) Scan(ctx context.Context, req Request) (*Scanned, error) {
 	}
 	if base != nil {
 		baseScan := treeScan{tree: base, dir: scratch + "/base", names: treeChecks,
-			target: checks.Target{Custom: req.Custom, Ignore: ign.base}}
+			target: checks.Target{Custom: req.Custom, Ignore: ign.base, SecretRules: rules}}
 		if out.Base, err = p.scanBase(ctx, log, req.Repo, baseScan, out.Head); err != nil {
 			return nil, fmt.Errorf("scan base %s: %w", revName(base), err)
 		}
@@ -173,6 +180,16 @@ func (p *Pipeline) Scan(ctx context.Context, req Request) (*Scanned, error) {
 		r.Scope.Skipped = append(r.Scope.Skipped, ign.skipsFor(r.Check)...)
 	}
 	return out, nil
+}
+
+// secretRules is the policy's checks.secrets.extra_rules (none without a
+// policy).
+func secretRules(pol *policy.Policy) []string {
+	if pol == nil {
+		return nil
+	}
+	cp, _ := pol.Check(checks.Secrets)
+	return cp.ExtraRules
 }
 
 // scanBase scans the base's tree checks, reading whole results the

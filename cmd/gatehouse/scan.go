@@ -178,6 +178,7 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	if polErr != nil && !errors.As(polErr, &pe) {
 		return polErr
 	}
+	req.Policy = pol
 	if pol != nil {
 		if cp, _ := pol.Check(policy.Custom); cp.Mode != policy.ModeOff {
 			if req.Custom, err = verdict.LoadCustomChecks(ctx, settings, checks.OriginRepo); err != nil {
