@@ -136,6 +136,7 @@ func waitCompleted(b *testing.B, fake *githubtest.Server, repo, sha string) {
 func coldCI(b *testing.B, bin string, repo *githubtest.Repo, pulls []githubtest.PullRequest) []time.Duration {
 	data := b.TempDir()
 	depstest.BuildDB(b, registry.DBDir(data))
+	repo.SetPublic(true) // a CI job's clone carries its own credentials; the fake's are the app's
 	var out []time.Duration
 	for _, pr := range pulls {
 		dir := filepath.Join(b.TempDir(), "clone")
