@@ -60,6 +60,9 @@ func serverOutcome(t *testing.T, h *harness, sha string) outcome {
 		for _, e := range c.Exceptions {
 			ss = append(ss, fmt.Sprintf("suppressed %s %s", e.Finding.RuleID, e.Finding.File))
 		}
+		for _, e := range c.Pending {
+			ss = append(ss, fmt.Sprintf("pending %s %s", e.Finding.RuleID, e.Finding.File))
+		}
 		out.add(c.Name, c.Conclusion, fs, ss)
 	}
 	return out
@@ -95,6 +98,9 @@ func cliOutcome(t *testing.T, repo *githubtest.Repo, pr githubtest.PullRequest, 
 		}
 		for _, s := range c.Suppressed {
 			ss = append(ss, fmt.Sprintf("suppressed %s %s", s.Finding.RuleID, s.Finding.File))
+		}
+		for _, s := range c.PendingApproval {
+			ss = append(ss, fmt.Sprintf("pending %s %s", s.Finding.RuleID, s.Finding.File))
 		}
 		out.add(c.Check, string(c.Conclusion), fs, ss)
 	}
@@ -163,7 +169,7 @@ func TestServerAndCLIAgree(t *testing.T) {
 			name: "a suppression the change adds waits for approval on both paths",
 			head: map[string]string{"config/app.env": "GITHUB_TOKEN=" + plantedToken + "\n", ".gitleaksignore": "config/app.env:github-pat:1\n"},
 			want: map[string]string{checks.Secrets: "failure"},
-			has:  []string{"secrets: finding github-pat config/app.env new blocking=true"},
+			has:  []string{"secrets: finding github-pat config/app.env new blocking=true", "secrets: pending github-pat config/app.env"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

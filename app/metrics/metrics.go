@@ -169,9 +169,12 @@ type vulnDBCollector struct {
 func (c *vulnDBCollector) Describe(ch chan<- *prometheus.Desc) { ch <- vulnDBAgeDesc }
 
 func (c *vulnDBCollector) Collect(ch chan<- prometheus.Metric) {
+	// +Inf while there is no DB, so the age alert fires; negative when
+	// the DB claims to be from the future (a clock or a DB to look at),
+	// which the gauge says as it is.
 	age := math.Inf(1)
 	if t := c.updatedAt(); !t.IsZero() {
-		age = max(c.now().Sub(t).Seconds(), 0)
+		age = c.now().Sub(t).Seconds()
 	}
 	ch <- prometheus.MustNewConstMetric(vulnDBAgeDesc, prometheus.GaugeValue, age)
 }

@@ -364,3 +364,39 @@ func TestTextFitsATerminal(t *testing.T) {
 		t.Errorf("inputs line does not count the rest:\n%s", b.String())
 	}
 }
+
+// A suppression the change brought for its own finding that waits for an
+// approval does not suppress: the finding stays listed, the suppression is
+// under pending approval, never under suppressed.
+func TestPendingSuppressionIsNotSuppressed(t *testing.T) {
+	r := fullReport()
+	v := &r.Verdicts[0]
+	f := v.Findings[0].Finding
+	sup := checks.Suppressed{Finding: f, Via: checks.ViaIgnoreFile, FromChange: true, Reason: ".gitleaksignore, as this change edits it, lists this finding"}
+	for _, res := range r.Results {
+		if res.Check == v.Check {
+			res.Suppressed = append(res.Suppressed, sup)
+		}
+	}
+	v.Pending = []checks.Suppressed{sup}
+	doc, err := Document(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := doc.Checks[0]
+	for _, s := range c.Suppressed {
+		if s.FromChange {
+			t.Errorf("a pending suppression is listed as suppressing: %+v", s)
+		}
+	}
+	if len(c.PendingApproval) != 1 {
+		t.Errorf("pending_approval = %+v, want the one suppression", c.PendingApproval)
+	}
+	var b bytes.Buffer
+	if err := Text(&b, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "suppression pending approval (1)") {
+		t.Errorf("text does not say the suppression waits for approval:\n%s", b.String())
+	}
+}

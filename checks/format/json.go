@@ -51,8 +51,12 @@ type JSONCheck struct {
 	// Suppressed are findings an ignore convention or policy exception
 	// removed, with the reason, sorted like Findings.
 	Suppressed []checks.Suppressed `json:"suppressed"`
-	Notes      []string            `json:"notes"`
-	Error      string              `json:"error,omitempty"` // why the scan could not complete
+	// PendingApproval are suppressions the change brought for its own
+	// findings that wait for an approval (suppressions.from_change); their
+	// findings are judged as if unsuppressed and listed in Findings.
+	PendingApproval []checks.Suppressed `json:"pending_approval,omitempty"`
+	Notes           []string            `json:"notes"`
+	Error           string              `json:"error,omitempty"` // why the scan could not complete
 }
 
 // Document builds the JSON document of r without writing it.
@@ -75,15 +79,16 @@ func Document(r *Report) (*JSONDocument, error) {
 	for _, cv := range cvs {
 		v := cv.verdict
 		c := JSONCheck{
-			Check:      v.Check,
-			Mode:       v.Mode,
-			Conclusion: v.Conclusion,
-			Title:      v.Title,
-			Blocking:   v.Blocking(),
-			Findings:   nonNil(cv.findings),
-			Suppressed: nonNil(cv.suppressed),
-			Notes:      nonNil(v.Notes),
-			Error:      v.Error,
+			Check:           v.Check,
+			Mode:            v.Mode,
+			Conclusion:      v.Conclusion,
+			Title:           v.Title,
+			Blocking:        v.Blocking(),
+			Findings:        nonNil(cv.findings),
+			Suppressed:      nonNil(cv.suppressed),
+			PendingApproval: v.Pending,
+			Notes:           nonNil(v.Notes),
+			Error:           v.Error,
 		}
 		if cv.result != nil {
 			e, s := cv.result.Engine, cv.result.Scope

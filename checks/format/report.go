@@ -114,7 +114,18 @@ func findResult(results []*checks.Result, check string) *checks.Result {
 func suppressedOf(res *checks.Result, v *checks.Verdict) []checks.Suppressed {
 	var all []checks.Suppressed
 	if res != nil {
-		all = append(all, res.Suppressed...)
+		// A suppression the change brought that waits for an approval
+		// does not suppress: its finding is listed (blocking) and the
+		// suppression under pending approval, not here.
+		pending := map[string]bool{}
+		for _, p := range v.Pending {
+			pending[p.Finding.Fingerprint] = true
+		}
+		for _, s := range res.Suppressed {
+			if !(s.FromChange && pending[s.Finding.Fingerprint]) {
+				all = append(all, s)
+			}
+		}
 	}
 	all = append(all, v.Suppressed...)
 	seen := map[string]bool{}

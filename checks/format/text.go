@@ -116,6 +116,15 @@ func writeTextCheck(b *bytes.Buffer, cv checkView) {
 		}
 		tw.Flush()
 	}
+	if len(v.Pending) > 0 {
+		fmt.Fprintf(b, "  suppression pending approval (%d): the change brings it for its own finding; it applies once an approver approves the pull request\n", len(v.Pending))
+		tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
+		for _, s := range v.Pending {
+			f := s.Finding
+			fmt.Fprintf(tw, "    %s\t%s\t%s\n", clean(f.RuleID), clean(f.Location()), clean(s.Reason))
+		}
+		tw.Flush()
+	}
 }
 
 // writeScope says what the check looked at, so "scanned nothing" never
