@@ -57,6 +57,9 @@ type Config struct {
 	AppID          int64
 	PrivateKey     []byte
 	WebhookSecrets [][]byte
+	// TrustedProxies are the addresses or CIDRs whose X-Forwarded-For is
+	// believed (client addresses in logs); empty: nobody's.
+	TrustedProxies []string
 	GitHubURL      string
 	PublicURL      string
 	Workers        int
@@ -185,6 +188,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.Role != RoleAll && cfg.Role != RoleWeb && cfg.Role != RoleWorker {
 		return nil, fmt.Errorf("role %q: want web, worker or all", cfg.Role)
+	}
+	if err := gin.New().SetTrustedProxies(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("trusted proxies %v: %w", cfg.TrustedProxies, err)
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
@@ -380,6 +386,10 @@ func (s *Server) Close() error {
 func (s *Server) routes() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// gin trusts X-Forwarded-For from anyone by default; an address that
+	// is not a configured proxy's is taken from the connection. The
+	// addresses were checked in New.
+	_ = r.SetTrustedProxies(s.cfg.TrustedProxies)
 	r.Use(gin.Recovery())
 	hook := webhook.New(webhook.Config{
 		Secrets: s.cfg.WebhookSecrets, Sink: deliverySink{s.intake}, Busy: s.intake.Saturated, Logger: s.log, Observer: s,

@@ -151,6 +151,15 @@ func TestRoleValidated(t *testing.T) {
 	}
 }
 
+// A proxy address that is not one stops serve with what was wrong; by
+// default nobody's X-Forwarded-For is believed (gin's default is anyone's).
+func TestTrustedProxiesValidated(t *testing.T) {
+	_, err := New(context.Background(), Config{TrustedProxies: []string{"10.0.0.0/8", "proxy.example"}, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err == nil || !strings.Contains(err.Error(), "trusted proxies") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func keys[V any](m map[string]V) []string {
 	var out []string
 	for k := range m {

@@ -11,12 +11,14 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/google/go-github/v88/github"
 	"github.com/tidwall/gjson"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/gatehouse/gatehouse/app/events"
 )
@@ -70,11 +72,28 @@ type Config struct {
 	Logger   *slog.Logger
 	Observer Observer
 	Now      func() time.Time
+	// BodyBudget bounds the bytes of large bodies held before their
+	// signature is checked (default DefaultBodyBudget): anyone can send
+	// 25 MB bodies, and each is buffered whole to be verified.
+	BodyBudget int64
 }
+
+// DefaultBodyBudget bounds what large unsigned bodies may hold at once.
+// A body up to smallBody (GitHub's usual payloads) needs none of it.
+const DefaultBodyBudget = 64 << 20
+
+// smallBody is the largest declared body read without the budget; the
+// server's connection limits bound how many are read at once.
+const smallBody = 256 << 10
+
+// budgetWait is how long a large body waits for budget before it is
+// refused (503, Retry-After).
+const budgetWait = 2 * time.Second
 
 // Handler is the gin handler for POST /webhooks/github.
 type Handler struct {
-	cfg Config
+	cfg    Config
+	budget *semaphore.Weighted
 
 	// Refusals under overload are logged once a second with their count,
 	// not one line each.
@@ -91,7 +110,10 @@ func New(cfg Config) *Handler {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Handler{cfg: cfg}
+	if cfg.BodyBudget <= 0 {
+		cfg.BodyBudget = DefaultBodyBudget
+	}
+	return &Handler{cfg: cfg, budget: semaphore.NewWeighted(cfg.BodyBudget)}
 }
 
 // envelope is the part of any payload the intake reads. It is read with
@@ -129,7 +151,7 @@ func (h *Handler) ServeGin(c *gin.Context) {
 }
 
 func (h *Handler) serve(c *gin.Context, event string) (int, string) {
-	log := h.cfg.Logger.With(slog.String("delivery", c.GetHeader("X-GitHub-Delivery")), slog.String("event", event))
+	log := h.cfg.Logger.With(slog.String("delivery", capped(c.GetHeader("X-GitHub-Delivery"))), slog.String("event", capped(event)))
 	if len(h.cfg.Secrets) == 0 {
 		return http.StatusServiceUnavailable, "not configured"
 	}
@@ -141,6 +163,18 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	if r.ContentLength > MaxBodyBytes {
 		log.Warn("webhook refused: body too large", slog.Int64("bytes", r.ContentLength))
 		return http.StatusRequestEntityTooLarge, "too large"
+	}
+	// A large or unsized body takes its size from the budget until its
+	// signature is checked (and, if it is a delivery, until it is stored).
+	if weight := bodyWeight(r.ContentLength); weight > 0 {
+		wctx, cancel := context.WithTimeout(r.Context(), budgetWait)
+		err := h.budget.Acquire(wctx, min(weight, h.cfg.BodyBudget))
+		cancel()
+		if err != nil {
+			h.logBusy(log)
+			return http.StatusServiceUnavailable, resultOverloaded
+		}
+		defer h.budget.Release(min(weight, h.cfg.BodyBudget))
 	}
 	body, err := readBody(c.Writer, r)
 	if err != nil {
@@ -204,6 +238,16 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	return http.StatusAccepted, "queued"
 }
 
+// capped bounds a header value before it is logged: headers are the
+// sender's, valid or not.
+func capped(v string) string {
+	const max = 128
+	if len(v) > max {
+		return v[:max] + "…"
+	}
+	return v
+}
+
 // resultOverloaded is the result of a delivery refused under overload.
 const resultOverloaded = "overloaded"
 
@@ -241,10 +285,25 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
+// bodyWeight is what a body takes from the budget: its declared size when
+// over smallBody, the most a body may be when it declares none (chunked).
+func bodyWeight(contentLength int64) int64 {
+	switch {
+	case contentLength < 0:
+		return MaxBodyBytes
+	case contentLength <= smallBody:
+		return 0
+	default:
+		return contentLength
+	}
+}
+
 // verify checks X-Hub-Signature-256 against each configured secret in
-// constant time (go-github's ValidateSignature uses hmac.Equal).
+// constant time (go-github's ValidateSignature uses hmac.Equal). The
+// header must carry sha256=: go-github would also take a valid sha1= or
+// sha512= HMAC under it.
 func (h *Handler) verify(sig string, body []byte) bool {
-	if sig == "" {
+	if !strings.HasPrefix(sig, "sha256=") {
 		return false
 	}
 	ok := false

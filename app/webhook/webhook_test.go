@@ -4,16 +4,21 @@ import (
 	"bytes"
 	"context"
 	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -219,5 +224,116 @@ type countingReader struct {
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += n
+	return n, err
+}
+
+// X-Hub-Signature-256 carries an HMAC-SHA256: a valid HMAC of another
+// kind under that header is refused.
+func TestSignatureMustBeSHA256(t *testing.T) {
+	pr := example(t, "pull_request.opened")
+	sink := &memSink{seen: map[string]Delivery{}}
+	srv := newServer(sink, "k")
+	other := func(prefix string, h func() hash.Hash) string {
+		m := hmac.New(h, []byte("k"))
+		m.Write(pr)
+		return prefix + hex.EncodeToString(m.Sum(nil))
+	}
+	for _, sig := range []string{other("sha1=", sha1.New), other("sha512=", sha512.New), strings.TrimPrefix(sign([]byte("k"), pr), "sha256=")} {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(pr))
+		req.Header.Set("X-GitHub-Event", "pull_request")
+		req.Header.Set("X-GitHub-Delivery", "d-"+sig[:8])
+		req.Header.Set("X-Hub-Signature-256", sig)
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, req)
+		if w.Code != http.StatusUnauthorized {
+			t.Errorf("signature %.12s…: status %d, want 401", sig, w.Code)
+		}
+	}
+	if len(sink.seen) != 0 {
+		t.Errorf("stored %d deliveries", len(sink.seen))
+	}
+}
+
+// A flood of large unsigned bodies holds at most the body budget before
+// the signatures are checked: beyond it each is refused (503, Retry-After)
+// without a byte read, and a small signed delivery still goes through.
+func TestUnsignedFloodIsBounded(t *testing.T) {
+	const budget, each, flood = 8 << 20, 3 << 20, 8
+	sink := &memSink{seen: map[string]Delivery{}}
+	gin.SetMode(gin.TestMode)
+	h := New(Config{Secrets: [][]byte{[]byte("k")}, Sink: sink, Logger: slog.New(slog.DiscardHandler), BodyBudget: budget})
+	r := gin.New()
+	r.POST("/webhooks/github", h.ServeGin)
+	type answer struct {
+		code int
+		read int64
+	}
+	answers := make(chan answer, flood)
+	var writers []*io.PipeWriter
+	var reads []*atomic.Int64
+	for i := range flood {
+		pr, pw := io.Pipe()
+		writers = append(writers, pw)
+		n := &atomic.Int64{}
+		reads = append(reads, n)
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", &countingPipe{r: pr, n: n})
+		req.ContentLength = each
+		req.Header.Set("X-GitHub-Event", "push")
+		req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("flood-%d", i))
+		req.Header.Set("X-Hub-Signature-256", "sha256=00")
+		go func() {
+			w := httptest.NewRecorder()
+			r.ServeHTTP(w, req)
+			answers <- answer{w.Code, n.Load()}
+		}()
+	}
+	// Those beyond the budget are refused without being read; the ones
+	// within it are reading (blocked on their senders).
+	admitted := budget / each
+	for range flood - admitted {
+		var a answer
+		select {
+		case a = <-answers:
+		case <-time.After(time.Minute): // not a speed bound: without the budget they never answer
+			t.Fatal("the bodies beyond the budget were admitted (no answer while their senders hold them)")
+		}
+		if a.code != http.StatusServiceUnavailable || a.read != 0 {
+			t.Fatalf("a body beyond the budget: status %d after %d bytes read, want 503 before any", a.code, a.read)
+		}
+	}
+	// A small signed delivery is not held up by them.
+	pr := example(t, "pull_request.opened")
+	req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(pr))
+	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Delivery", "signed")
+	req.Header.Set("X-Hub-Signature-256", sign([]byte("k"), pr))
+	w := httptest.NewRecorder()
+	r.ServeHTTP(w, req)
+	if w.Code != http.StatusAccepted {
+		t.Fatalf("signed delivery during the flood: %d", w.Code)
+	}
+	// The admitted ones end as what they are: unsigned.
+	for _, pw := range writers {
+		go func() { _, _ = pw.Write(bytes.Repeat([]byte("x"), each)); pw.Close() }()
+	}
+	for range admitted {
+		if a := <-answers; a.code != http.StatusUnauthorized {
+			t.Errorf("an admitted unsigned body: %d, want 401", a.code)
+		}
+	}
+	// Their budget is back.
+	if !h.budget.TryAcquire(budget) {
+		t.Error("the budget was not released")
+	}
+}
+
+type countingPipe struct {
+	r *io.PipeReader
+	n *atomic.Int64
+}
+
+func (c *countingPipe) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
 	return n, err
 }

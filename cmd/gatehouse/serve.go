@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -33,6 +34,7 @@ type serveFlags struct {
 	mirrorCacheMB              int
 	logFormat, logLevel        string
 	signingKey, signingKeyPath string
+	trustedProxies             string
 	intakeMaxWait              time.Duration
 	intakeMaxPending           int
 	recoveryInterval           time.Duration
@@ -65,6 +67,7 @@ func newServe() *cobra.Command {
 	envInt(fs, &f.mirrorCacheMB, "mirror-cache-mb", "GATEHOUSE_MIRROR_CACHE_MB", 5120, "size cap of the repositories' git mirrors on disk, in MiB (least recently used evicted)")
 	envDuration(fs, &f.scanTimeout, "scan-timeout", "GATEHOUSE_SCAN_TIMEOUT", 10*time.Minute, "longest a scan job may run; a dead worker's job moves to another one minute after")
 	envString(fs, &f.signingKey, "signing-key", "GATEHOUSE_SIGNING_KEY", "", "key verdicts are signed with (PEM, ECDSA P-256 or Ed25519); empty: the data dir's evidence-signing-key.pem, created on first start")
+	envString(fs, &f.trustedProxies, "trusted-proxies", "GATEHOUSE_TRUSTED_PROXIES", "", "comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)")
 	envString(fs, &f.signingKeyPath, "signing-key-path", "GATEHOUSE_SIGNING_KEY_PATH", "", "file with the key verdicts are signed with (a mounted secret)")
 	envDuration(fs, &f.intakeMaxWait, "intake-max-wait", "GATEHOUSE_INTAKE_MAX_WAIT", 500*time.Millisecond, "longest a delivery waits to be stored before it is refused with 503 (recovered later from GitHub's delivery log)")
 	envInt(fs, &f.intakeMaxPending, "intake-max-pending", "GATEHOUSE_INTAKE_MAX_PENDING", 4096, "most deliveries waiting to be stored; beyond, 503 at once")
@@ -107,7 +110,8 @@ func runServe(ctx context.Context, f serveFlags) error {
 		InstallationConcurrency: f.installationConcurrency, Metrics: metrics.New(),
 		MirrorCacheBytes: int64(f.mirrorCacheMB) << 20,
 		SigningKeyPEM:    []byte(f.signingKey), SigningKeyPath: f.signingKeyPath,
-		IntakeMaxWait: f.intakeMaxWait, IntakeMaxPending: f.intakeMaxPending,
+		TrustedProxies: splitList(f.trustedProxies),
+		IntakeMaxWait:  f.intakeMaxWait, IntakeMaxPending: f.intakeMaxPending,
 		Recovery: server.RecoveryConfig{Interval: f.recoveryInterval, Lookback: f.recoveryLookback},
 	}
 	if f.recoveryInterval == 0 {
@@ -228,4 +232,15 @@ func refreshDB(ctx context.Context, log *slog.Logger, dir, repo string, sb *sand
 func (f *serveFlags) limits() (sandbox.Limits, error) {
 	content, err := f.contentFlags.limits(f.scanTimeout)
 	return sandbox.Limits{Timeout: f.scanTimeout, Limits: content}, err
+}
+
+// splitList splits a comma-separated setting, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
