@@ -21,6 +21,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/verdict"
@@ -70,7 +71,7 @@ func Open(path, build string, timeout time.Duration) (*File, error) {
 			return err
 		}
 		if string(meta.Get(keyBuild)) != build {
-			if err := tx.DeleteBucket(bucketEngines); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+			if err := tx.DeleteBucket(bucketEngines); err != nil && !errors.Is(err, bolterrors.ErrBucketNotFound) {
 				return err
 			}
 			if err := meta.Put(keyBuild, []byte(build)); err != nil {
