@@ -310,7 +310,7 @@ func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *che
 		if len(fresh.Scope.Inputs) > 0 {
 			read = map[string]bool{}
 			for _, in := range fresh.Scope.Inputs {
-				read[in] = true
+				read[inputPath(in)] = true
 			}
 		}
 		for _, u := range units {
@@ -349,7 +349,7 @@ func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *che
 			}
 		}
 		for _, in := range fresh.Scope.Inputs {
-			if r := at(in); r != nil {
+			if r := at(inputPath(in)); r != nil {
 				r.Inputs = append(r.Inputs, in)
 			}
 		}
@@ -422,6 +422,15 @@ func merge(check string, units []*unit, cached map[*unit]*unitResult, fresh *che
 		res.Findings = []checks.Finding{}
 	}
 	return res, put
+}
+
+// inputPath is the path of a scope input: checks list an input as its
+// path, or its path and kind ("Dockerfile (dockerfile)").
+func inputPath(in string) string {
+	if i := strings.LastIndex(in, " ("); i > 0 && strings.HasSuffix(in, ")") {
+		return in[:i]
+	}
+	return in
 }
 
 func revName(t Tree) string {

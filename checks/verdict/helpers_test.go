@@ -115,6 +115,8 @@ type fakeIaC struct {
 	version string
 	reads   [][]string
 	rules   [][]string // the SecretRules each run's target carried
+	// lastScope is the scope of the last run.
+	lastScope checks.Scope
 }
 
 func (f *fakeIaC) Name() string { return checks.IaC }
@@ -148,7 +150,8 @@ func (f *fakeIaC) Run(_ context.Context, t checks.Target) (*checks.Result, error
 			return err
 		}
 		res.Scope.Files++
-		res.Scope.Inputs = append(res.Scope.Inputs, rel)
+		res.Scope.Bytes += int64(len(b))
+		res.Scope.Inputs = append(res.Scope.Inputs, rel+" (yaml)") // as trivy's checks list them: path (kind)
 		if !strings.Contains(string(b), "BAD") {
 			return nil
 		}
@@ -169,6 +172,7 @@ func (f *fakeIaC) Run(_ context.Context, t checks.Target) (*checks.Result, error
 	f.mu.Lock()
 	f.reads = append(f.reads, read)
 	f.rules = append(f.rules, t.SecretRules)
+	f.lastScope = res.Scope
 	f.mu.Unlock()
 	return res, err
 }

@@ -277,6 +277,11 @@ func TestEngineStoreSparesTheEngines(t *testing.T) {
 	if r := s.Head.Result(checks.IaC); r == nil || len(r.Findings) != 1 || r.Engine.DataVersion != "db1" {
 		t.Errorf("re-scan from the cache: %+v", r)
 	}
+	// What the check run says it looked at is the same from the cache.
+	fresh, cached := first.lastScope, s.Head.Result(checks.IaC).Scope
+	if cached.Files != fresh.Files || cached.Bytes != fresh.Bytes || !slices.Equal(cached.Inputs, fresh.Inputs) {
+		t.Errorf("scope from the cache %+v, from the scan %+v", cached, fresh)
+	}
 	db = db.Add(24 * time.Hour)
 	newDB := &fakeIaC{version: "db2"}
 	scan(newDB)
