@@ -270,12 +270,10 @@ func TestUnsignedFloodIsBounded(t *testing.T) {
 	}
 	answers := make(chan answer, flood)
 	var writers []*io.PipeWriter
-	var reads []*atomic.Int64
 	for i := range flood {
 		pr, pw := io.Pipe()
 		writers = append(writers, pw)
 		n := &atomic.Int64{}
-		reads = append(reads, n)
 		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", &countingPipe{r: pr, n: n})
 		req.ContentLength = each
 		req.Header.Set("X-GitHub-Event", "push")
