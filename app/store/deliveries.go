@@ -139,36 +139,41 @@ func (q Queries) InsertDeliveries(ctx context.Context, ds []Delivery) ([]bool, e
 
 // DeliveryIDsStored returns which of ids are stored.
 func (q Queries) DeliveryIDsStored(ctx context.Context, ids []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(ids))
-	for start := 0; start < len(ids); start += maxDeliveriesPerInsert {
-		chunk := ids[start:min(len(ids), start+maxDeliveriesPerInsert)]
-		var b strings.Builder
+	out, err := q.present(ctx, "deliveries", "id", ids)
+	if err != nil {
+		return nil, fmt.Errorf("look up deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// present returns which of keys the column holds, asked in chunks of at
+// most maxDeliveriesPerInsert. table and column are the caller's
+// constants, never input.
+func (q Queries) present(ctx context.Context, table, column string, keys []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(keys))
+	for start := 0; start < len(keys); start += maxDeliveriesPerInsert {
+		chunk := keys[start:min(len(keys), start+maxDeliveriesPerInsert)]
+		marks := make([]string, len(chunk))
 		args := make([]any, len(chunk))
-		b.WriteString(`SELECT id FROM deliveries WHERE id IN (`)
-		for i, id := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "$%d", i+1)
-			args[i] = id
+		for i, k := range chunk {
+			marks[i], args[i] = fmt.Sprintf("$%d", i+1), k
 		}
-		b.WriteByte(')')
-		rows, err := q.db.query(ctx, b.String(), args...)
+		rows, err := q.db.query(ctx, `SELECT `+column+` FROM `+table+` WHERE `+column+` IN (`+strings.Join(marks, ",")+`)`, args...)
 		if err != nil {
-			return nil, fmt.Errorf("look up %d deliveries: %w", len(chunk), err)
+			return nil, err
 		}
 		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
+			var k string
+			if err := rows.Scan(&k); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("look up deliveries: %w", err)
+				return nil, err
 			}
-			out[id] = true
+			out[k] = true
 		}
 		err = rows.Err()
 		rows.Close()
 		if err != nil {
-			return nil, fmt.Errorf("look up deliveries: %w", err)
+			return nil, err
 		}
 	}
 	return out, nil

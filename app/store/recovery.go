@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -73,37 +72,9 @@ func (q Queries) ForgetRedeliveryRequest(ctx context.Context, guid string) error
 
 // RedeliveriesRequested returns which of guids were asked for before.
 func (q Queries) RedeliveriesRequested(ctx context.Context, guids []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(guids))
-	for start := 0; start < len(guids); start += maxDeliveriesPerInsert {
-		chunk := guids[start:min(len(guids), start+maxDeliveriesPerInsert)]
-		var b strings.Builder
-		args := make([]any, len(chunk))
-		b.WriteString(`SELECT guid FROM redelivery_requests WHERE guid IN (`)
-		for i, g := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "$%d", i+1)
-			args[i] = g
-		}
-		b.WriteByte(')')
-		rows, err := q.db.query(ctx, b.String(), args...)
-		if err != nil {
-			return nil, fmt.Errorf("look up redelivery requests: %w", err)
-		}
-		for rows.Next() {
-			var g string
-			if err := rows.Scan(&g); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("look up redelivery requests: %w", err)
-			}
-			out[g] = true
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("look up redelivery requests: %w", err)
-		}
+	out, err := q.present(ctx, "redelivery_requests", "guid", guids)
+	if err != nil {
+		return nil, fmt.Errorf("look up redelivery requests: %w", err)
 	}
 	return out, nil
 }
