@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/bench/internal/sample"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/internal/githubtest"
@@ -40,7 +41,10 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 		}
 		src = strings.TrimSpace(string(out))
 	}
-	goFiles := spreadGoFiles(b, src, o.files)
+	goFiles, err := sample.GoFiles(src, o.files)
+	if err != nil {
+		b.Fatal(err)
+	}
 	fake := githubtest.New(b)
 	repo := fake.AddRepo("octo", "big")
 	main := repo.ImportDir("main", src)
@@ -97,9 +101,9 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 		}
 	}
 	_, _, tree := mem.stop()
-	p50 := percentile(took, 50)
+	p50 := sample.Percentile(took, 50)
 	fmt.Printf("verdict (webhook in -> last check run completed): p50 %s, worst %s (first, fresh mirror: %s); all %v\n",
-		p50, slices.Max(took).Round(time.Millisecond), took[0].Round(time.Millisecond), roundAll(took))
+		p50, slices.Max(took).Round(time.Millisecond), took[0].Round(time.Millisecond), sample.Rounded(took))
 	fmt.Printf("peak RSS of gatehouse serve with its sandbox children: %d MiB\n", tree>>20)
 	phase := regexp.MustCompile(`phases\.\S+`)
 	for _, l := range strings.Split(p.logs(), "\n") {
@@ -109,9 +113,9 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	}
 	if o.cold > 0 {
 		cold := coldCI(b, bin, repo, pulls[:min(o.cold, len(pulls))])
-		c50 := percentile(cold, 50)
+		c50 := sample.Percentile(cold, 50)
 		fmt.Printf("cold CI job (clone + gatehouse scan --no-cache --base, fresh process): p50 %s, all %v; served p50 is %.1fx faster\n",
-			c50, roundAll(cold), float64(c50)/float64(p50))
+			c50, sample.Rounded(cold), float64(c50)/float64(p50))
 	}
 	fmt.Printf("load avg at end [%s]\n", loadavg())
 }
@@ -157,41 +161,6 @@ func coldCI(b *testing.B, bin string, repo *githubtest.Repo, pulls []githubtest.
 			b.Fatalf("gatehouse scan failed")
 		}
 		out = append(out, time.Since(t0))
-	}
-	return out
-}
-
-// spreadGoFiles returns n Go files spread over the tree.
-func spreadGoFiles(b *testing.B, src string, n int) []string {
-	var all []string
-	_ = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			rel, _ := filepath.Rel(src, p)
-			all = append(all, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	slices.Sort(all)
-	if len(all) < n {
-		b.Fatalf("%s has only %d Go files", src, len(all))
-	}
-	out := make([]string, n)
-	for i := range out {
-		out[i] = all[i*len(all)/n]
-	}
-	return out
-}
-
-func percentile(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[max((len(s)*p+99)/100-1, 0)].Round(time.Millisecond)
-}
-
-func roundAll(ds []time.Duration) []string {
-	var out []string
-	for _, d := range ds {
-		out = append(out, d.Round(time.Millisecond).String())
 	}
 	return out
 }

@@ -33,7 +33,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +44,7 @@ import (
 	"github.com/gatehouse/gatehouse/app/report"
 	"github.com/gatehouse/gatehouse/app/store"
 	"github.com/gatehouse/gatehouse/app/worker"
+	"github.com/gatehouse/gatehouse/bench/internal/sample"
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/checks/verdict"
@@ -145,7 +145,10 @@ func TestVerdictLatency(t *testing.T) {
 		if err != nil {
 			t.Fatalf("-files %q", *prFiles)
 		}
-		goFiles := pickFiles(t, src, n)
+		goFiles, err := sample.GoFiles(src, n)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var warm []time.Duration
 		for i := range *runs {
 			branch := fmt.Sprintf("pr-%d-%d", n, i)
@@ -175,9 +178,9 @@ func TestVerdictLatency(t *testing.T) {
 			}
 		}
 		if si == 0 {
-			p50 = pct(warm, 50)
+			p50 = sample.Percentile(warm, 50)
 		}
-		t.Logf("verdict latency, PR with %d changed files + 1 secret, %d runs: p50 %s p90 %s (all: %v)", n, len(warm), pct(warm, 50), pct(warm, 90), rounded(warm))
+		t.Logf("verdict latency, PR with %d changed files + 1 secret, %d runs: p50 %s p90 %s (all: %v)", n, len(warm), sample.Percentile(warm, 50), sample.Percentile(warm, 90), sample.Rounded(warm))
 	}
 	if b, err := os.ReadFile("/proc/self/status"); err == nil {
 		for _, l := range strings.Split(string(b), "\n") {
@@ -190,33 +193,11 @@ func TestVerdictLatency(t *testing.T) {
 	// The cold path on the same pull requests.
 	cold := coldPath(t, repo, prs, main)
 	if len(cold) > 0 {
-		c50 := pct(cold, 50)
-		t.Logf("cold path p50 %s (all: %v): gatehouse is %.1f× faster", c50, rounded(cold), float64(c50)/float64(p50))
+		c50 := sample.Percentile(cold, 50)
+		t.Logf("cold path p50 %s (all: %v): gatehouse is %.1f× faster", c50, sample.Rounded(cold), float64(c50)/float64(p50))
 	}
 	load, _ = os.ReadFile("/proc/loadavg")
 	t.Logf("load average at end: %s", strings.TrimSpace(string(load)))
-}
-
-// pickFiles returns n Go files of the tree, spread over it.
-func pickFiles(t *testing.T, src string, n int) []string {
-	t.Helper()
-	var all []string
-	_ = filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") {
-			rel, _ := filepath.Rel(src, p)
-			all = append(all, filepath.ToSlash(rel))
-		}
-		return nil
-	})
-	slices.Sort(all)
-	if len(all) < n {
-		t.Fatalf("only %d Go files", len(all))
-	}
-	var out []string
-	for i := range n {
-		out = append(out, all[i*len(all)/n])
-	}
-	return out
 }
 
 // coldPath clones each pull request's head afresh and scans it cold.
@@ -273,21 +254,6 @@ func run(t *testing.T, dir, name string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
-}
-
-func pct(ds []time.Duration, p int) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s)*p + 99) / 100
-	return s[max(i-1, 0)].Round(time.Millisecond)
-}
-
-func rounded(ds []time.Duration) []string {
-	var out []string
-	for _, d := range ds {
-		out = append(out, d.Round(time.Millisecond).String())
-	}
-	return out
 }
 
 // benchLogger shows the worker's debug log (what each tree scan read and
