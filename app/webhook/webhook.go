@@ -166,15 +166,15 @@ func (h *Handler) serve(c *gin.Context, event string) (int, string) {
 	}
 	// A large or unsized body takes its size from the budget until its
 	// signature is checked (and, if it is a delivery, until it is stored).
-	if weight := bodyWeight(r.ContentLength); weight > 0 {
+	if weight := min(bodyWeight(r.ContentLength), h.cfg.BodyBudget); weight > 0 {
 		wctx, cancel := context.WithTimeout(r.Context(), budgetWait)
-		err := h.budget.Acquire(wctx, min(weight, h.cfg.BodyBudget))
+		err := h.budget.Acquire(wctx, weight)
 		cancel()
 		if err != nil {
 			h.logBusy(log)
 			return http.StatusServiceUnavailable, resultOverloaded
 		}
-		defer h.budget.Release(min(weight, h.cfg.BodyBudget))
+		defer h.budget.Release(weight)
 	}
 	body, err := readBody(c.Writer, r)
 	if err != nil {
