@@ -3,9 +3,6 @@ package evidence_test
 import (
 	"bytes"
 	"context"
-	"flag"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,10 +15,8 @@ import (
 	"github.com/gatehouse/gatehouse/app/store/storetest"
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/policy"
+	goldenfile "github.com/gatehouse/gatehouse/internal/golden"
 )
-
-// update rewrites the golden files: go test ./app/evidence -update.
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 const (
 	headSHA = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
@@ -197,24 +192,5 @@ func prInput(t *testing.T) evidence.Input {
 }
 
 // golden compares got with testdata/golden/<name>, or rewrites it with
-// -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./app/evidence -update)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (run go test ./app/evidence -update and review the diff):\n%s", name, got)
-	}
-}
+// -update (go test ./app/evidence -update).
+func golden(t *testing.T, name string, got []byte) { goldenfile.Check(t, name, got) }
