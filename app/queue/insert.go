@@ -30,25 +30,11 @@ type EnqueueOpts struct {
 // A delivery whose ID is already stored (a redelivery) enqueues nothing and
 // returns inserted=false.
 func (q *Queue) AcceptDelivery(ctx context.Context, d store.Delivery, kind string, args any) (inserted bool, err error) {
-	ra, opts, err := q.prepare(kind, args, EnqueueOpts{})
+	ins, err := q.AcceptDeliveries(ctx, []Accept{{Delivery: d, Kind: kind, Args: args}})
 	if err != nil {
-		return false, fmt.Errorf("accept delivery %s: %w", d.ID, err)
+		return false, err
 	}
-	err = q.store.InTx(ctx, func(tx *store.Tx) error {
-		ok, err := tx.InsertDelivery(ctx, d)
-		if err != nil || !ok {
-			return err
-		}
-		if _, err := q.inserter.insertTx(ctx, tx, ra, opts); err != nil {
-			return fmt.Errorf("enqueue %s: %w", kind, err)
-		}
-		inserted = true
-		return nil
-	})
-	if err != nil {
-		return false, fmt.Errorf("accept delivery %s: %w", d.ID, err)
-	}
-	return inserted, nil
+	return ins[0], nil
 }
 
 // Accept is one delivery for AcceptDeliveries, with the job to enqueue for

@@ -73,10 +73,8 @@ func (w *Worker) Deploy(ctx context.Context, d jobs.Deployment, complete Complet
 	}
 	dec := verdict.Decide(verdict.Input{Scanned: st.Scanned, Policy: pol, PolicyErr: polErr, Approvals: approvals, Now: w.cfg.Now()})
 	state := report.DeploymentApproved
-	for _, v := range dec.Verdicts {
-		if v.Conclusion == checks.ConclusionFailure {
-			state = report.DeploymentRejected
-		}
+	if evidence.Overall(dec.Verdicts) == string(checks.ConclusionFailure) {
+		state = report.DeploymentRejected
 	}
 	es := deploymentScan(d, st.Scan)
 	data := templates.DeploymentData{
