@@ -180,7 +180,7 @@ func writeFindingTable(b *bytes.Buffer, fs []checks.Evaluated) {
 		fixes[rowFix(f)] = true
 	}
 	shared := ""
-	if len(fixes) == 1 && len(rows) > 1 || len(rows) == 1 {
+	if len(fixes) == 1 { // one row has one fix; no row, none
 		shared = rowFix(rows[0])
 	}
 	cols = append(cols, "STATUS", "BLOCKING", "TITLE")

@@ -56,7 +56,7 @@ var _ checks.Runner = (*Runner)(nil)
 // applies them and reports, without loading the engines), logs them, and
 // starts the pool of warm children. In strict mode it fails when a layer
 // is missing, wrapping ErrLayerMissing.
-func New(ctx context.Context, cfg Config) (*Runner, error) {
+func New(ctx context.Context, cfg Config) (_ *Runner, err error) {
 	rc, err := cfg.resolve()
 	if err != nil {
 		return nil, err
@@ -77,24 +77,25 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if r.exe, err = os.Open(rc.Command[0]); err != nil {
 		return nil, fmt.Errorf("sandbox: open the child's binary: %w", err)
 	}
+	defer func() {
+		if err != nil {
+			_ = r.exe.Close() // every failure from here on, strict mode's included
+		}
+	}()
 	if rc.CheckoutRoot != "" {
 		if err := os.MkdirAll(rc.CheckoutRoot, 0o711); err != nil {
-			_ = r.exe.Close()
 			return nil, fmt.Errorf("sandbox: checkout root: %w", err)
 		}
 		if r.cfg.CheckoutRoot, err = filepath.EvalSymlinks(rc.CheckoutRoot); err != nil {
-			_ = r.exe.Close()
 			return nil, fmt.Errorf("sandbox: checkout root: %w", err)
 		}
 	}
 	if err := r.detect(ctx); err != nil {
-		_ = r.exe.Close()
 		return nil, err
 	}
 	r.share = sharesTrees(r.variant, rc.Mode)
 	if rc.Mode != ModeOff && !r.share {
 		if err := checkDataDir(rc); err != nil {
-			_ = r.exe.Close()
 			return nil, err
 		}
 	}

@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -40,12 +39,6 @@ type DirTree struct {
 	// Hashes, when set, remembers the blob ids of files by their stat
 	// data, as git's index does, so an unchanged file is not read again.
 	Hashes Hashes
-
-	// The walk is made once: a DirTree is one scan's view of the
-	// directory.
-	once  sync.Once
-	files []checks.File
-	err   error
 }
 
 // Hashes remembers blob ids by a file's stat data (StatKey).
@@ -79,14 +72,9 @@ func (d *DirTree) Rev() string { return "" }
 
 // Files walks the directory through an os.Root (never following a
 // symlink, never leaving it); .git directories are not part of the tree.
-// Every file is read once, to hash it, unless Hashes knows it. The first
-// walk's list is the tree's from then on.
+// Every file is read once, to hash it, unless Hashes knows it; Memo keeps
+// the listing for several readers.
 func (d *DirTree) Files(ctx context.Context) ([]checks.File, error) {
-	d.once.Do(func() { d.files, d.err = d.walk(ctx) })
-	return slices.Clone(d.files), d.err
-}
-
-func (d *DirTree) walk(ctx context.Context) ([]checks.File, error) {
 	root, err := os.OpenRoot(d.Dir)
 	if err != nil {
 		return nil, err
@@ -164,7 +152,7 @@ func (d *DirTree) walk(ctx context.Context) ([]checks.File, error) {
 			return nil, fmt.Errorf("walk %s: %w", d.Dir, err)
 		}
 		f.OID, f.Size = id, n
-		if !h.racy && n == f.Size {
+		if !h.racy {
 			learnt[h.key] = id
 		}
 	}

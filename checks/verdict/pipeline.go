@@ -347,6 +347,10 @@ type memoTree struct {
 
 func memo(t Tree) *memoTree { return &memoTree{Tree: t} }
 
+// Memo lists t's files once for every reader that holds the result (the
+// CLI reads the policy, the custom checks and then scans one directory).
+func Memo(t Tree) Tree { return memo(t) }
+
 func (m *memoTree) Files(ctx context.Context) ([]checks.File, error) {
 	if !m.done {
 		m.files, m.err = m.Tree.Files(ctx)

@@ -137,7 +137,9 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 		names = f.checkNames
 	}
 	head := &verdict.DirTree{Dir: abs}
-	req := verdict.Request{Head: head, Checks: names, Logger: log}
+	// The directory is walked once: the policy, the custom checks and the
+	// scan all read the same listing.
+	req := verdict.Request{Head: verdict.Memo(head), Checks: names, Logger: log}
 	var cache *scancache.File
 	// cyclonedx prints one document for the tree, which a result merged
 	// from cached units of several lockfiles does not hold.
@@ -153,7 +155,7 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	}
 	// Settings come from the base, as the server reads them from a pull
 	// request's base; without one, from the directory.
-	var settings verdict.Tree = head
+	settings := req.Head
 	if f.base != "" {
 		headRev, err := gitOut(ctx, abs, "rev-parse", "--verify", "HEAD^{commit}")
 		if err != nil {
