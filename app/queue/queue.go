@@ -28,11 +28,17 @@ import (
 
 // Defaults for the zero values of Config and KindOptions.
 const (
-	DefaultPollInterval    = time.Second
-	DefaultMaxAttempts     = 10
-	DefaultJobTimeout      = 10 * time.Minute
-	DefaultRetryBackoff    = time.Second
-	DefaultRetryBackoffMax = 10 * time.Minute
+	DefaultPollInterval = time.Second
+	// DefaultPollIntervalSQLite is the poll on SQLite, which has no
+	// LISTEN/NOTIFY: a job enqueued inside a transaction (the intake's
+	// planning jobs, the planner's scan) waits for the next poll, so a
+	// second's poll was up to two seconds of every verdict. A poll is one
+	// short local query.
+	DefaultPollIntervalSQLite = 100 * time.Millisecond
+	DefaultMaxAttempts        = 10
+	DefaultJobTimeout         = 10 * time.Minute
+	DefaultRetryBackoff       = time.Second
+	DefaultRetryBackoffMax    = 10 * time.Minute
 	// DefaultRescueMargin is added to the longest job timeout to decide when
 	// a job left "running" by a dead process is given to another worker.
 	DefaultRescueMargin = 5 * time.Minute
@@ -99,7 +105,9 @@ type Config struct {
 	// Logger receives job failures and river's own logs; nil discards them.
 	Logger *slog.Logger
 	// PollInterval is how often workers look for jobs they were not told
-	// about (default 1s). Inserts wake local workers sooner.
+	// about (default 1s on Postgres, whose inserts notify the workers;
+	// DefaultPollIntervalSQLite on SQLite). Inserts outside a transaction
+	// wake local workers sooner.
 	PollInterval time.Duration
 	// RescueStuckJobsAfter is how long a job may stay "running" before it is
 	// assumed orphaned (its process died) and retried. It must exceed every
@@ -164,6 +172,9 @@ func New(s *store.Store, cfg Config) (*Queue, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
+		if s.Driver() == store.DriverSQLite {
+			cfg.PollInterval = DefaultPollIntervalSQLite
+		}
 	}
 	if cfg.JobTimeout <= 0 {
 		cfg.JobTimeout = DefaultJobTimeout
@@ -194,6 +205,10 @@ func New(s *store.Store, cfg Config) (*Queue, error) {
 	q.inserter = inserter
 	return q, nil
 }
+
+// PollInterval is how often the workers look for jobs they were not told
+// about: Config.PollInterval, or its default for the store.
+func (q *Queue) PollInterval() time.Duration { return q.cfg.PollInterval }
 
 // Register sets the handler and options of a job kind. Call it before
 // Start, in every role: in insert-only mode the handler is not used (it may

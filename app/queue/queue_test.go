@@ -125,3 +125,26 @@ func TestNewRejectsNegativeWorkers(t *testing.T) {
 		t.Fatal("New accepted Workers -1")
 	}
 }
+
+// On SQLite nothing wakes the workers when a job is enqueued inside a
+// transaction (the planner's scan, the intake's planning jobs), so the
+// default poll there is short; Postgres' inserts notify, and keep the
+// second.
+func TestDefaultPollIntervalPerStore(t *testing.T) {
+	for _, driver := range []string{store.DriverSQLite, store.DriverPostgres} {
+		t.Run(driver, func(t *testing.T) {
+			s := storetest.Open(t, driver)
+			q, err := queue.New(s, queue.Config{Workers: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := queue.DefaultPollInterval
+			if driver == store.DriverSQLite {
+				want = queue.DefaultPollIntervalSQLite
+			}
+			if got := q.PollInterval(); got != want {
+				t.Errorf("default poll on %s = %s, want %s", driver, got, want)
+			}
+		})
+	}
+}

@@ -7,9 +7,11 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-github/v88/github"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/checks"
@@ -53,7 +55,13 @@ func (c *CheckRuns) ensure(ctx context.Context, names []string, externalID func(
 	if err != nil {
 		return nil, err
 	}
-	ids := map[string]int64{}
+	// The runs are created side by side: the pull request shows them
+	// queued one round trip after the planner starts, not three.
+	var (
+		mu      sync.Mutex
+		ids     = map[string]int64{}
+		created errgroup.Group
+	)
 	for _, check := range names {
 		ext := externalID(check)
 		if id, ok := existing[ext]; ok {
@@ -67,11 +75,19 @@ func (c *CheckRuns) ensure(ctx context.Context, names []string, externalID func(
 		if detailsURL != "" {
 			opts.DetailsURL = github.Ptr(detailsURL)
 		}
-		run, _, err := c.GH.Checks.CreateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, opts)
-		if err != nil {
-			return nil, fmt.Errorf("create check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
-		}
-		ids[check] = run.GetID()
+		created.Go(func() error {
+			run, _, err := c.GH.Checks.CreateCheckRun(ctx, c.Repo.Owner, c.Repo.Name, opts)
+			if err != nil {
+				return fmt.Errorf("create check run %s on %s@%s: %w", check, c.Repo, c.HeadSHA, err)
+			}
+			mu.Lock()
+			ids[check] = run.GetID()
+			mu.Unlock()
+			return nil
+		})
+	}
+	if err := created.Wait(); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }
@@ -163,10 +179,16 @@ func (c *CheckRuns) finish(ctx context.Context, check string, id int64, conclusi
 // Annotations turns a verdict's findings into check run annotations:
 // failure for blocking findings, warning for the rest. Findings without a
 // line are annotated on line 1 of their file (GitHub requires a line).
+//
+// Findings the change did not bring (existing on its base) are listed in
+// the check run's text but not annotated, as code scanning and reviewdog's
+// default filter do: on a repository with hundreds of old findings, every
+// pull request would otherwise carry hundreds of warnings on lines it
+// never touched (and wait for their uploads, 50 a request).
 func Annotations(v checks.Verdict) []*github.CheckRunAnnotation {
 	var out []*github.CheckRunAnnotation
 	for _, f := range v.Findings {
-		if f.File == "" {
+		if f.File == "" || f.Status == checks.StatusExisting {
 			continue
 		}
 		start, end := f.StartLine, f.EndLine

@@ -153,13 +153,15 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 	}
 	start := w.cfg.Now()
 	ph := &phases{now: w.cfg.Now, last: start}
-	pol, custom, polErr := w.cfg.Policies.Load(ctx, gh, s)
-	ph.mark("policy")
-	var pe *policy.ParseError
-	if polErr != nil && !errors.As(polErr, &pe) {
-		return fmt.Errorf("read the policy of %s@%s: %w", s.Repo, s.HeadSHA, polErr) // GitHub unreachable: retry
-	}
-	scanned, diff, err := w.scan(ctx, log, s, pol, custom, ph)
+	// The policy is read from GitHub while the mirror fetches: the scan
+	// needs both, neither needs the other.
+	loaded := make(chan loadedPolicy, 1)
+	go func() {
+		var l loadedPolicy
+		l.pol, l.custom, l.err = w.cfg.Policies.Load(ctx, gh, s)
+		loaded <- l
+	}()
+	scanned, diff, pol, polErr, err := w.scan(ctx, log, s, loaded, ph)
 	if err != nil {
 		return err
 	}
@@ -249,10 +251,18 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 // branch's merge base with the default branch), nothing for a baseline.
 // For a pull request it also returns the diff GitHub shows, which review
 // comments are placed on.
-func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, pol *policy.Policy, custom []checks.CustomCheck, ph *phases) (*verdict.Scanned, []byte, error) {
+//
+// The policy arrives on loaded (read while the mirror fetches); a policy
+// that does not parse is returned with the scan, for the verdict to say
+// so; a policy that could not be read is an error (GitHub unreachable: the
+// job is retried).
+func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded <-chan loadedPolicy, ph *phases) (_ *verdict.Scanned, diff []byte, _ *policy.Policy, polErr error, _ error) {
+	fail := func(err error) (*verdict.Scanned, []byte, *policy.Policy, error, error) {
+		return nil, nil, nil, nil, err
+	}
 	token, err := w.cfg.Clients.Token(ctx, s.InstallationID)
 	if err != nil {
-		return nil, nil, err
+		return fail(err)
 	}
 	spec := gitfetch.FetchSpec{CloneURL: w.cfg.Clients.URLs().CloneURL(s.Repo), Token: token, Head: s.HeadSHA, Base: s.BaseSHA}
 	newBranchBase := ""
@@ -286,7 +296,7 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, pol *p
 	}
 	snap, err := w.cfg.Mirrors.Open(ctx, s.Repo, spec)
 	if err != nil {
-		return nil, nil, fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err)
+		return fail(fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err))
 	}
 	defer snap.Close()
 	log.Debug("mirror updated", slog.Bool("rebuilt", snap.Stats.Rebuilt), slog.Int("new_objects", snap.Stats.NewObjects))
@@ -300,7 +310,7 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, pol *p
 			compare = mb
 		}
 	}
-	req := verdict.Request{Repo: s.Repo, Head: snapTree{snap, s.HeadSHA}, Checks: w.cfg.Checks, Custom: custom, Policy: pol, Logger: log}
+	req := verdict.Request{Repo: s.Repo, Head: snapTree{snap, s.HeadSHA}, Checks: w.cfg.Checks, Logger: log}
 	if s.Kind != jobs.ScanBaseline && compare != "" && compare != s.HeadSHA {
 		// A change: judged against what it changes. (A baseline, or a
 		// commit that adds nothing to what it is compared with, is judged
@@ -308,29 +318,47 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, pol *p
 		req.Base = snapTree{snap, compare}
 		if slices.Contains(w.cfg.Checks, checks.Secrets) {
 			if _, err := snap.EnsureRange(ctx, compare, s.HeadSHA); err != nil {
-				return nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
+				return fail(fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err))
 			}
 			req.Range = &verdict.Range{Base: compare, Head: s.HeadSHA}
 		}
 	}
-	var diff []byte
 	if s.Kind == jobs.ScanPullRequest && snap.MergeBase != "" {
 		if req.Range == nil || req.Range.Base != snap.MergeBase {
 			if _, err := snap.EnsureRange(ctx, snap.MergeBase, s.HeadSHA); err != nil {
-				return nil, nil, fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err)
+				return fail(fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err))
 			}
 		}
 		if diff, err = snap.Diff(ctx, snap.MergeBase, s.HeadSHA); err != nil {
-			return nil, nil, fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
+			return fail(fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err))
 		}
 	}
 	ph.mark("fetch")
+	var l loadedPolicy
+	select {
+	case l = <-loaded:
+	case <-ctx.Done():
+		return fail(ctx.Err())
+	}
+	ph.mark("policy")
+	var pe *policy.ParseError
+	if l.err != nil && !errors.As(l.err, &pe) {
+		return fail(fmt.Errorf("read the policy of %s@%s: %w", s.Repo, s.HeadSHA, l.err))
+	}
+	req.Custom, req.Policy = l.custom, l.pol
 	scanned, err := w.cfg.Pipeline.Scan(ctx, req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err)
+		return fail(fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err))
 	}
 	ph.mark("scan")
-	return scanned, diff, nil
+	return scanned, diff, l.pol, l.err, nil
+}
+
+// loadedPolicy is what Policies.Load returned.
+type loadedPolicy struct {
+	pol    *policy.Policy
+	custom []checks.CustomCheck
+	err    error
 }
 
 func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan, head *checks.Response, dec *verdict.Decision) error {
@@ -343,8 +371,9 @@ func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 	if w.cfg.DetailsURL != nil {
 		details = w.cfg.DetailsURL(s)
 	}
-	// The three check runs complete side by side: each is its own
-	// resource on GitHub, and a verdict waits on the slowest, not the sum.
+	// The three check runs are rendered and completed side by side: each
+	// is its own resource on GitHub, and a verdict waits on the slowest,
+	// not the sum.
 	var completing errgroup.Group
 	for _, v := range dec.Verdicts {
 		id, ok := s.CheckRuns[v.Check]
@@ -358,11 +387,15 @@ func (w *Worker) report(ctx context.Context, runs *report.CheckRuns, s jobs.Scan
 		if v.Check == checks.Dependencies {
 			data.DBUpdatedAt = dbDate
 		}
-		out, err := templates.CheckRun(data)
-		if err != nil {
-			return err
-		}
-		completing.Go(func() error { return runs.Complete(ctx, id, v, out, w.cfg.Now()) })
+		completing.Go(func() error {
+			// Rendered here too: a verdict of hundreds of findings takes
+			// a while to fit into GitHub's text limit.
+			out, err := templates.CheckRun(data)
+			if err != nil {
+				return err
+			}
+			return runs.Complete(ctx, id, v, out, w.cfg.Now())
+		})
 	}
 	if err := completing.Wait(); err != nil {
 		return err

@@ -67,6 +67,7 @@ func main() {
 	flag.StringVar(&so.source, "source", "", "-served: the repository's content (default: trivy's source from the module cache)")
 	flag.IntVar(&so.files, "files", 10, "-served: changed Go files per pull request, besides one planted secret")
 	flag.IntVar(&so.cold, "cold", 2, "-served: cold CI runs to compare with")
+	flag.BoolVar(&so.install, "install", true, "-served: install the app first (its baseline scan of the default branch), as a real installation does; false: the first pull request meets a fresh mirror")
 	flag.Parse()
 	if *dbURL != "" {
 		_ = os.Setenv(storetest.EnvPostgres, *dbURL)
@@ -349,10 +350,15 @@ func (p *proc) waitReady(b *testing.B) {
 }
 
 func deliver(addr, id string, body []byte) int {
+	return deliverEvent(addr, "pull_request", id, body)
+}
+
+// deliverEvent sends a signed delivery of event.
+func deliverEvent(addr, event, id string, body []byte) int {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
 	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/webhooks/github", bytes.NewReader(body))
-	req.Header.Set("X-GitHub-Event", "pull_request")
+	req.Header.Set("X-GitHub-Event", event)
 	req.Header.Set("X-GitHub-Delivery", id)
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	resp, err := http.DefaultClient.Do(req)
@@ -367,7 +373,29 @@ func deliver(addr, id string, body []byte) int {
 // prPayload is GitHub's recorded pull_request.opened example, patched to
 // name the pull request on the fake.
 func prPayload(b *testing.B, repo *githubtest.Repo, pr githubtest.PullRequest) []byte {
-	raw, err := os.ReadFile(filepath.Join("testdata", "webhooks", "pull_request.opened.json"))
+	return payload(b, "pull_request.opened.json", map[string]any{
+		"action": "opened", "number": pr.Number, "installation.id": installation,
+		"repository.full_name": repo.FullName(), "repository.name": repo.Name(), "repository.owner.login": repo.Owner(),
+		"repository.default_branch": repo.DefaultBranch(),
+		"pull_request.number":       pr.Number, "pull_request.state": "open",
+		"pull_request.head.sha": pr.HeadSHA, "pull_request.head.ref": pr.HeadRef, "pull_request.head.repo.full_name": pr.HeadRepo,
+		"pull_request.base.sha": pr.BaseSHA, "pull_request.base.ref": pr.BaseRef, "pull_request.base.repo.full_name": repo.FullName(),
+	})
+}
+
+// installPayload is GitHub's recorded installation.created example for an
+// installation of repo alone, as an org's install of the app sends it.
+func installPayload(b *testing.B, repo *githubtest.Repo) []byte {
+	return payload(b, "installation.created.json", map[string]any{
+		"installation.id": installation,
+		"repositories":    []any{map[string]any{"name": repo.Name(), "full_name": repo.FullName(), "private": true}},
+	})
+}
+
+// payload reads a recorded delivery from testdata/webhooks and sets the
+// dotted paths in set.
+func payload(b *testing.B, name string, set map[string]any) []byte {
+	raw, err := os.ReadFile(filepath.Join("testdata", "webhooks", name))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -375,14 +403,7 @@ func prPayload(b *testing.B, repo *githubtest.Repo, pr githubtest.PullRequest) [
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		b.Fatal(err)
 	}
-	for path, v := range map[string]any{
-		"action": "opened", "number": pr.Number, "installation.id": installation,
-		"repository.full_name": repo.FullName(), "repository.name": repo.Name(), "repository.owner.login": repo.Owner(),
-		"repository.default_branch": repo.DefaultBranch(),
-		"pull_request.number":       pr.Number, "pull_request.state": "open",
-		"pull_request.head.sha": pr.HeadSHA, "pull_request.head.ref": pr.HeadRef, "pull_request.head.repo.full_name": pr.HeadRepo,
-		"pull_request.base.sha": pr.BaseSHA, "pull_request.base.ref": pr.BaseRef, "pull_request.base.repo.full_name": repo.FullName(),
-	} {
+	for path, v := range set {
 		parts := strings.Split(path, ".")
 		m := doc
 		for _, p := range parts[:len(parts)-1] {

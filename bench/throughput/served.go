@@ -22,6 +22,7 @@ import (
 type servedOptions struct {
 	prs, files, cold int
 	source           string
+	install          bool
 }
 
 // measureServed times the served path one pull request at a time: the
@@ -71,8 +72,17 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	p.waitReady(b)
 	fmt.Printf("served path: %s (%s), %d pull requests of %d changed Go files + 1 secret; load avg [%s]\n",
 		src, main[:12], o.prs, o.files, loadavg())
+	if o.install {
+		t0 := time.Now()
+		if code := deliverEvent(p.addr, "installation", "served-install", installPayload(b, repo)); code != http.StatusAccepted {
+			b.Fatalf("installation delivery answered %d", code)
+		}
+		waitCompleted(b, fake, "octo/big", main)
+		fmt.Printf("install baseline (default branch, whole tree, new mirror): %s; load avg [%s]\n", time.Since(t0).Round(time.Millisecond), loadavg())
+	}
 	mem := sampleMemory(p, []*proc{p})
 	var took []time.Duration
+	var starts []time.Time
 	var pulls []githubtest.PullRequest
 	for i := range o.prs {
 		branch := fmt.Sprintf("pr-%d", i)
@@ -89,6 +99,7 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 		pulls = append(pulls, pr)
 		body := prPayload(b, repo, pr)
 		t0 := time.Now()
+		starts = append(starts, t0)
 		if code := deliver(p.addr, "served-"+branch, body); code != http.StatusAccepted {
 			b.Fatalf("delivery answered %d", code)
 		}
@@ -109,6 +120,17 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	for _, l := range strings.Split(p.logs(), "\n") {
 		if strings.Contains(l, `msg="scan reported"`) {
 			fmt.Println("  phases:", strings.Join(phase.FindAllString(l, -1), " "))
+		}
+	}
+	if n := len(took); n > 0 {
+		// The last pull request's calls to GitHub, as the fake saw them.
+		t0, end := starts[n-1], starts[n-1].Add(took[n-1])
+		fmt.Printf("  GitHub calls of the last pull request (offset from its webhook, the fake's own time):\n")
+		for _, r := range fake.Requests() {
+			if r.At.Before(t0) || r.At.After(end) {
+				continue
+			}
+			fmt.Printf("    +%-6s %-6s %-40s %s\n", r.At.Sub(t0).Round(time.Millisecond), r.Took.Round(time.Millisecond), r.OperationID, r.Method+" "+r.Path)
 		}
 	}
 	if o.cold > 0 {

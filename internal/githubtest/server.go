@@ -185,9 +185,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rec := &recorder{ResponseWriter: w}
-	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body, Auth: "none"}
+	req := Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Body: body, Auth: "none", At: time.Now()}
 	defer func() {
 		req.Status = rec.status
+		req.Took = time.Since(req.At)
 		s.mu.Lock()
 		s.requests = append(s.requests, req)
 		s.mu.Unlock()

@@ -33,6 +33,10 @@ type Request struct {
 	Violation string
 	// Fault is set when the answer came from FailNext.
 	Fault bool
+	// At is when the request arrived; Took how long the fake took to
+	// answer it (its own validation included).
+	At   time.Time
+	Took time.Duration
 }
 
 // PullRequest describes a pull request. AddPullRequest fills the fields left
