@@ -221,3 +221,46 @@ func BenchmarkSummaryComment700(b *testing.B) {
 		}
 	}
 }
+
+// fitRows keeps the most rows that fit, whatever the rows' lengths, and
+// renders far fewer times than there are rows.
+func TestFitRowsFindsTheMostRowsThatFit(t *testing.T) {
+	lengths := []int{}
+	for i := range 700 {
+		lengths = append(lengths, 40+(i*37)%300) // uneven rows
+	}
+	const frame = 500
+	text := func(n int) string {
+		size := frame
+		for _, l := range lengths[:n] {
+			size += l
+		}
+		return strings.Repeat("x", size)
+	}
+	for _, limit := range []int{frame - 1, frame, frame + 39, frame + 40, 20_000, 65_535, 1 << 20} {
+		renders := 0
+		got, err := fitRows(len(lengths), limit, "!", func(n int) (string, error) { renders++; return text(n), nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 0
+		for n := len(lengths); n >= 0; n-- {
+			if len(text(n)) <= limit {
+				want = n
+				break
+			}
+		}
+		switch {
+		case limit < frame:
+			if len(got) > limit || !strings.HasSuffix(got, "!") {
+				t.Errorf("limit %d: frame alone too long, want it cut with the note; got %d bytes", limit, len(got))
+			}
+		case got != text(want):
+			t.Errorf("limit %d: got %d bytes, want the %d rows that fit (%d bytes)", limit, len(got), want, len(text(want)))
+		}
+		t.Logf("limit %d: %d rows in %d renders", limit, want, renders)
+		if renders > 8 { // bisection needs 11 or 12 here
+			t.Errorf("limit %d: %d renders, want at most 8 (interpolation)", limit, renders)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"os"
@@ -68,6 +69,8 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 		"GATEHOUSE_DATA_DIR=" + data, "GATEHOUSE_APP_ID=" + fmt.Sprint(fake.AppID()),
 		"GATEHOUSE_PRIVATE_KEY_PATH=" + keyPath, "GATEHOUSE_WEBHOOK_SECRET=" + secret,
 		"GATEHOUSE_GITHUB_URL=" + fake.URL(), "GATEHOUSE_OFFLINE=true",
+		// A profile of serve, and its debug lines (each tree scan's steps).
+		"GATEHOUSE_CPUPROFILE=" + os.Getenv("GATEHOUSE_CPUPROFILE"), "GATEHOUSE_LOG_LEVEL=" + cmp.Or(os.Getenv("GATEHOUSE_LOG_LEVEL"), "info"),
 	})
 	p.waitReady(b)
 	fmt.Printf("served path: %s (%s), %d pull requests of %d changed Go files + 1 secret; load avg [%s]\n",
@@ -116,10 +119,19 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	fmt.Printf("verdict (webhook in -> last check run completed): p50 %s, worst %s (first, fresh mirror: %s); all %v\n",
 		p50, slices.Max(took).Round(time.Millisecond), took[0].Round(time.Millisecond), sample.Rounded(took))
 	fmt.Printf("peak RSS of gatehouse serve with its sandbox children: %d MiB\n", tree>>20)
+	if path := os.Getenv("GATEHOUSE_BENCH_LOG"); path != "" {
+		if err := os.WriteFile(path, []byte(p.logs()), 0o644); err != nil {
+			b.Error(err)
+		}
+	}
 	phase := regexp.MustCompile(`phases\.\S+`)
+	steps := regexp.MustCompile(`(?:rev|units|cached|read|ran|took\.\w+)=\S+`)
 	for _, l := range strings.Split(p.logs(), "\n") {
 		if strings.Contains(l, `msg="scan reported"`) {
 			fmt.Println("  phases:", strings.Join(phase.FindAllString(l, -1), " "))
+		}
+		if strings.Contains(l, `msg="tree scanned"`) {
+			fmt.Println("    tree:", strings.Join(steps.FindAllString(l, -1), " "))
 		}
 	}
 	if n := len(took); n > 0 {

@@ -53,6 +53,7 @@ func (r *Runner) startReady(ctx context.Context) (*child, error) {
 		return nil, err
 	}
 	r.noteLayers(c.ready.Layers)
+	r.log.Debug("sandbox child ready", slog.Int64("load_ms", c.ready.LoadMillis))
 	return c, nil
 }
 
