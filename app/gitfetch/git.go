@@ -11,9 +11,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // Git runs git in one repository directory with a fixed, safe configuration.
@@ -23,6 +25,8 @@ type Git struct {
 	// offline refuses every transport: in a partial mirror, a command that
 	// touched a missing object would otherwise fetch it on its own.
 	offline bool
+	// log, when set, gets a debug line per command with its duration.
+	log *slog.Logger
 }
 
 // safeConfig is passed to every git invocation. Values in the repository's
@@ -70,7 +74,12 @@ func (g *Git) RunInput(ctx context.Context, stdin []byte, args ...string) ([]byt
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	start := time.Now()
+	err := cmd.Run()
+	if g.log != nil {
+		g.log.Debug("git", slog.String("command", args[0]), slog.Duration("took", time.Since(start)), slog.Int("output", stdout.Len()))
+	}
+	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if len(msg) > 2000 {
 			msg = msg[:2000]

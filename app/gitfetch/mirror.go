@@ -14,7 +14,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // Defaults of Mirrors.
@@ -52,6 +55,21 @@ type Mirrors struct {
 	// (a fork's, anyone's) would fill the disk before any limit applied.
 	MaxRangeBytes int64
 	Logger        *slog.Logger
+
+	listingsOnce sync.Once
+	listingCache *lru.Cache[string, *listing]
+}
+
+// listingsKept is how many commits' tree listings the mirrors keep in
+// memory (a listing of a 3,400-file tree is about half a megabyte).
+const listingsKept = 16
+
+// listings is the cache of tree listings by mirror and commit (Tree).
+func (ms *Mirrors) listings() *lru.Cache[string, *listing] {
+	ms.listingsOnce.Do(func() {
+		ms.listingCache, _ = lru.New[string, *listing](listingsKept) // errors only on a size < 1
+	})
+	return ms.listingCache
 }
 
 // FetchStats says what a fetch moved.
@@ -113,8 +131,8 @@ func (ms *Mirrors) Open(ctx context.Context, repo string, spec FetchSpec) (*Snap
 	}
 	defer writer.unlock()
 	s := &Snapshot{Head: spec.Head, Base: spec.Base, refs: map[string]string{}, mirrors: ms, dir: base + ".git", lockPath: base + ".lock", readersPath: base + ".readers"}
-	s.git = &Git{Dir: s.dir, offline: true}
-	s.fetcher = &Git{Dir: s.dir, token: spec.Token}
+	s.git = &Git{Dir: s.dir, offline: true, log: ms.Logger}
+	s.fetcher = &Git{Dir: s.dir, token: spec.Token, log: ms.Logger}
 	if err := s.update(ctx, spec); err != nil {
 		if !s.Stats.Rebuilt {
 			// git's own updates are atomic (a pack is renamed into place,

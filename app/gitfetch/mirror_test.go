@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -302,3 +303,68 @@ func TestMaterialize(t *testing.T) {
 		t.Error("a path into .git was written")
 	}
 }
+
+// A commit's listing is read with git once and kept: pull requests on one
+// branch list the same base each time. A ref name, which moves, is listed
+// each time.
+func TestTreeListingKept(t *testing.T) {
+	_, repo := newRepo(t)
+	var mu sync.Mutex
+	var lsTrees int
+	log := slog.New(countingHandler{count: func(r slog.Record) {
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "command" && a.Value.String() == "ls-tree" {
+				mu.Lock()
+				lsTrees++
+				mu.Unlock()
+			}
+			return true
+		})
+	}})
+	ms := &Mirrors{Dir: t.TempDir(), Logger: log}
+	base := repo.Head("main")
+	head := repo.Commit("pr", "one", map[string]string{"one.txt": "1\n"})
+	for i := range 2 {
+		s := open(t, ms, repo, []string{"refs/heads/pr", "refs/heads/main"}, head, base)
+		for _, rev := range []string{base, head} {
+			tree, err := s.Tree(context.Background(), rev)
+			if err != nil || len(tree) == 0 {
+				t.Fatalf("Tree(%s) = %d entries, %v", rev, len(tree), err)
+			}
+			tree[0].Path = "changed by the caller" // a copy: the kept listing is not touched
+		}
+		s.Close()
+		mu.Lock()
+		if lsTrees != 2 {
+			t.Errorf("job %d: %d ls-tree runs, want 2 (each commit listed once, then kept)", i+1, lsTrees)
+		}
+		mu.Unlock()
+	}
+	s := open(t, ms, repo, []string{"refs/heads/pr", "refs/heads/main"}, head, base)
+	defer s.Close()
+	tree, err := s.Tree(context.Background(), head)
+	if err != nil || tree[0].Path == "changed by the caller" {
+		t.Fatalf("kept listing changed by a caller: %v %+v", err, tree[0])
+	}
+	for range 2 {
+		if _, err := s.Tree(context.Background(), localRef("refs/heads/main")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lsTrees != 4 {
+		t.Errorf("%d ls-tree runs, want 4: a ref name is listed each time", lsTrees)
+	}
+}
+
+// countingHandler passes each debug record to count.
+type countingHandler struct{ count func(slog.Record) }
+
+func (h countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h countingHandler) Handle(_ context.Context, r slog.Record) error {
+	h.count(r)
+	return nil
+}
+func (h countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countingHandler) WithGroup(string) slog.Handler      { return h }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -34,7 +35,63 @@ func (e Entry) Missing() bool { return e.Type == "blob" && e.Size < 0 }
 // each blob present in the mirror; a blob over the mirror's size limit is
 // Missing even when a range fetched it by id, so that no file over the
 // limit is ever materialized. It reads no blob.
+//
+// A commit's listing is kept (Mirrors.listings), keyed by the commit id:
+// the blobs a mirror holds only grow, by fetches of refs (blobs within the
+// size limit) and of blobs by id (over it, so Missing whether present or
+// not), so it never changes. Pull requests on one branch list the same
+// base again and again.
 func (s *Snapshot) Tree(ctx context.Context, rev string) ([]Entry, error) {
+	l, err := s.listing(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(l.entries), nil
+}
+
+// listing is a commit's tree as Tree returns it, with the objects the
+// mirror does not hold.
+type listing struct {
+	entries []Entry
+	absent  map[string]bool
+}
+
+// listing returns rev's listing, from the mirrors' cache when rev is a
+// commit id.
+func (s *Snapshot) listing(ctx context.Context, rev string) (*listing, error) {
+	cacheKey := ""
+	if isObjectID(rev) {
+		cacheKey = s.dir + "\x00" + rev
+		if l, ok := s.mirrors.listings().Get(cacheKey); ok {
+			return l, nil
+		}
+	}
+	l, err := s.list(ctx, rev)
+	if err != nil {
+		return nil, err
+	}
+	if cacheKey != "" {
+		s.mirrors.listings().Add(cacheKey, l)
+	}
+	return l, nil
+}
+
+// isObjectID reports whether rev is a full object id (not a ref name,
+// whose listing would change when the ref moves).
+func isObjectID(rev string) bool {
+	if len(rev) != 40 && len(rev) != 64 {
+		return false
+	}
+	for _, c := range rev {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// list lists rev's tree with git.
+func (s *Snapshot) list(ctx context.Context, rev string) (*listing, error) {
 	out, err := s.git.Run(ctx, "ls-tree", "-r", "-t", "-z", "--full-tree", rev)
 	if err != nil {
 		return nil, err
@@ -79,7 +136,7 @@ func (s *Snapshot) Tree(ctx context.Context, rev string) ([]Entry, error) {
 			}
 		}
 	}
-	return entries, nil
+	return &listing{entries: entries, absent: missing}, nil
 }
 
 // missing returns the objects that rev-list (given args) reaches but the
@@ -159,18 +216,25 @@ func (s *Snapshot) EnsureRange(ctx context.Context, base, head string) (int, err
 	// Known to be present: objects rev-list reaches in the range and in
 	// base's tree without a "?" mark.
 	present := map[string]bool{}
-	lists := [][]string{rng}
-	if base != "" {
-		lists = append(lists, []string{"--no-walk", base})
+	out, err = s.git.Run(ctx, append([]string{"rev-list", "--objects", "--no-object-names", "--missing=print"}, rng...)...)
+	if err != nil {
+		return 0, err
 	}
-	for _, args := range lists {
-		out, err := s.git.Run(ctx, append([]string{"rev-list", "--objects", "--no-object-names", "--missing=print"}, args...)...)
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if line != "" && line[0] != '?' {
+			present[line] = true
+		}
+	}
+	if base != "" {
+		// The base's blobs (the old side of each change), from its
+		// listing, which the scan reads anyway.
+		l, err := s.listing(ctx, base)
 		if err != nil {
 			return 0, err
 		}
-		for line := range strings.SplitSeq(string(out), "\n") {
-			if line != "" && line[0] != '?' {
-				present[line] = true
+		for _, e := range l.entries {
+			if e.Type == "blob" && !l.absent[e.OID] {
+				present[e.OID] = true
 			}
 		}
 	}

@@ -299,6 +299,7 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded
 		return fail(fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err))
 	}
 	defer snap.Close()
+	ph.mark("fetch")
 	log.Debug("mirror updated", slog.Bool("rebuilt", snap.Stats.Rebuilt), slog.Int("new_objects", snap.Stats.NewObjects))
 	compare := snap.MergeBase
 	if (s.Kind == jobs.ScanPush || s.Kind == jobs.ScanMergeGroup) && s.BaseSHA != "" {
@@ -333,7 +334,7 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded
 			return fail(fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err))
 		}
 	}
-	ph.mark("fetch")
+	ph.mark("range")
 	var l loadedPolicy
 	select {
 	case l = <-loaded:
