@@ -330,9 +330,22 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded
 				return fail(fmt.Errorf("fetch the changes of %s@%s: %w", s.Repo, s.HeadSHA, err))
 			}
 		}
-		if diff, err = snap.Diff(ctx, snap.MergeBase, s.HeadSHA); err != nil {
-			return fail(fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err))
-		}
+	}
+	// The diff (for review comments, posted after the check runs) is read
+	// while the scan runs.
+	var (
+		diffing errgroup.Group
+		read    []byte
+	)
+	defer diffing.Wait() // before snap.Close: the diff reads the mirror
+	if s.Kind == jobs.ScanPullRequest && snap.MergeBase != "" {
+		diffing.Go(func() error {
+			var err error
+			if read, err = snap.Diff(ctx, snap.MergeBase, s.HeadSHA); err != nil {
+				return fmt.Errorf("diff %s@%s: %w", s.Repo, s.HeadSHA, err)
+			}
+			return nil
+		})
 	}
 	ph.mark("range")
 	var l loadedPolicy
@@ -351,8 +364,11 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded
 	if err != nil {
 		return fail(fmt.Errorf("scan %s@%s: %w", s.Repo, s.HeadSHA, err))
 	}
+	if err := diffing.Wait(); err != nil {
+		return fail(err)
+	}
 	ph.mark("scan")
-	return scanned, diff, l.pol, l.err, nil
+	return scanned, read, l.pol, l.err, nil
 }
 
 // loadedPolicy is what Policies.Load returned.
