@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/gatehouse/gatehouse/checks"
@@ -84,6 +85,11 @@ func ServeChild(ctx context.Context, load Loader) error {
 		defer func() { _ = closeEngines() }()
 	}
 	ready.LoadMillis = time.Since(start).Milliseconds()
+	// Loading the engines (compiling the IaC checks above all) leaves
+	// about as much garbage as it keeps; a warm child holds it until its
+	// job unless it is collected and returned now, and the pool keeps
+	// two warm children waiting.
+	debug.FreeOSMemory()
 	if err := writeLine(out, ready); err != nil {
 		return err
 	}
