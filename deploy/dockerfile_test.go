@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,7 +30,12 @@ type dockerfile struct {
 
 func parseDockerfile(t *testing.T) dockerfile {
 	t.Helper()
-	f, err := os.Open("Dockerfile")
+	return parseDockerfileAt(t, "Dockerfile")
+}
+
+func parseDockerfileAt(t *testing.T, path string) dockerfile {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,6 +57,51 @@ func parseDockerfile(t *testing.T) dockerfile {
 		}
 	}
 	return dockerfile{stages: stages, args: args}
+}
+
+// final is the stage docker builds without --target.
+func (df dockerfile) final() instructions.Stage { return df.stages[len(df.stages)-1] }
+
+// stage is the stage named name, or nil.
+func (df dockerfile) stage(name string) *instructions.Stage {
+	for i := range df.stages {
+		if df.stages[i].Name != "" && strings.EqualFold(df.stages[i].Name, name) {
+			return &df.stages[i]
+		}
+	}
+	return nil
+}
+
+// base is a stage's FROM with the global ARGs expanded, as given by
+// buildArgs (--build-arg) else by their defaults.
+func (df dockerfile) base(t *testing.T, s instructions.Stage, buildArgs map[string]string) string {
+	t.Helper()
+	args := maps.Clone(df.args)
+	maps.Copy(args, buildArgs)
+	base, _, err := shell.NewLex(parser.DefaultEscapeToken).ProcessWord(s.BaseName, shell.EnvsFromSlice(argList(args)))
+	if err != nil {
+		t.Fatalf("FROM %s: %v", s.BaseName, err)
+	}
+	return base
+}
+
+// resolve follows a stage name through stages that are only a FROM of
+// another stage ("FROM ${BINARY} AS binary") to the stage that does the
+// work.
+func (df dockerfile) resolve(t *testing.T, name string, buildArgs map[string]string) string {
+	t.Helper()
+	for range len(df.stages) {
+		s := df.stage(name)
+		if s == nil || len(s.Commands) > 0 {
+			return name
+		}
+		base := df.base(t, *s, buildArgs)
+		if df.stage(base) == nil {
+			return name
+		}
+		name = base
+	}
+	return name
 }
 
 // commands returns the stage's commands of type T.
@@ -80,18 +131,17 @@ func TestDockerfile(t *testing.T) {
 	if len(df.stages) < 2 {
 		t.Fatalf("%d stages, want a builder and a runtime stage", len(df.stages))
 	}
-	lex := shell.NewLex(parser.DefaultEscapeToken)
 	for _, s := range df.stages {
-		base, _, err := lex.ProcessWord(s.BaseName, shell.EnvsFromSlice(argList(df.args)))
-		if err != nil {
-			t.Fatalf("FROM %s: %v", s.BaseName, err)
+		base := df.base(t, s, nil)
+		if base == "scratch" || df.stage(base) != nil {
+			continue
 		}
 		if !strings.Contains(base, ":") || strings.HasSuffix(base, ":latest") {
 			t.Errorf("FROM %s (%s): pin a tag, not latest", s.BaseName, base)
 		}
 	}
 
-	build, final := df.stages[0], df.stages[len(df.stages)-1]
+	build, final := df.stages[0], df.final()
 	benv := envOf(build)
 	if benv["GOEXPERIMENT"] != "jsonv2" || benv["CGO_ENABLED"] != "0" || !strings.Contains(benv["GOFLAGS"], "-trimpath") {
 		t.Errorf("builder ENV %v: want GOEXPERIMENT=jsonv2 (trivy needs encoding/json/v2), CGO_ENABLED=0, GOFLAGS=-trimpath", benv)
@@ -103,8 +153,9 @@ func TestDockerfile(t *testing.T) {
 		t.Error("the builder stage does not go build ./cmd/gatehouse")
 	}
 
+	// By default (no --build-arg BINARY) the binary is the builder's.
 	copies := commands[*instructions.CopyCommand](final)
-	if !slices.ContainsFunc(copies, func(c *instructions.CopyCommand) bool { return c.From == build.Name }) {
+	if !slices.ContainsFunc(copies, func(c *instructions.CopyCommand) bool { return df.resolve(t, c.From, nil) == build.Name }) {
 		t.Errorf("the runtime stage copies nothing from the builder stage %q", build.Name)
 	}
 	installed := strings.Join(slices.Collect(func(yield func(string) bool) {
@@ -160,7 +211,7 @@ func TestHealthcheck(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("no bash on this machine")
 	}
-	hcs := commands[*instructions.HealthCheckCommand](parseDockerfile(t).stages[1])
+	hcs := commands[*instructions.HealthCheckCommand](parseDockerfile(t).final())
 	if len(hcs) != 1 || len(hcs[0].Health.Test) < 2 || hcs[0].Health.Test[0] != "CMD" {
 		t.Fatalf("HEALTHCHECK %+v: want one, in exec form", hcs)
 	}

@@ -68,6 +68,13 @@ func startBinary(t *testing.T, env []string, addr string) *proc {
 	t.Helper()
 	cmd := exec.Command(binary(t), "serve")
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GATEHOUSE_ADDR=" + addr, "GATEHOUSE_LOG_FORMAT=text"}, env...)
+	return startCmd(t, cmd, addr)
+}
+
+// startCmd starts cmd, a gatehouse serve listening on addr, and waits for
+// its /healthz; the process is stopped when the test ends.
+func startCmd(t *testing.T, cmd *exec.Cmd, addr string) *proc {
+	t.Helper()
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,8 @@
 //
 // trivy's pkg/log replaces slog's default logger at init with a handler that
 // buffers every record until the program sets its own: a program using this
-// package must call slog.SetDefault (gatehouse's main does).
+// package must call RouteLogs (gatehouse's scan, serve and sandbox child
+// do), which also lowers trivy's lines to the levels they mean here.
 package deps
 
 import (

@@ -1,7 +1,9 @@
 package format
 
 import (
+	"fmt"
 	"io"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/checks"
 )
@@ -190,6 +192,135 @@ func degradedReport() *Report {
 	}
 }
 
+// longReport is a monorepo scan where everything a terminal could choke on
+// is long: deep paths (one so deep its .gitleaksignore line is longer than
+// a terminal), a custom secret rule's long id, long titles and fixes, one
+// IaC rule on many files, a hundred lockfiles, long notes, reasons and
+// errors, and a suppression waiting for approval.
+func longReport() *Report {
+	deep := "services/payments/internal/adapters/outbound/providers/legacy-gateway/config/environments/production"
+	var inputs []string
+	for i := range 100 {
+		inputs = append(inputs, fmt.Sprintf("services/service-%03d/web/frontend/package-lock.json", i))
+	}
+	secret := checks.Finding{
+		Check: checks.Secrets, RuleID: "acme-internal-payment-gateway-merchant-api-key", Severity: checks.SeverityHigh,
+		Title: "Payment gateway merchant API key of the ACME internal gateway, valid for all environments",
+		File:  deep + "/gateway.env", StartLine: 17, EndLine: 17, Commit: headRev,
+		Match:       "mk_live_************************************************9f3a",
+		Fingerprint: checks.Fingerprint(checks.Secrets, "acme-internal-payment-gateway-merchant-api-key", deep+"/gateway.env", "sha256:1"),
+		Remediation: checks.Remediation{Text: "Revoke the key in the gateway's merchant console, issue a new one, store it in the vault " +
+			"(vault kv put secret/payments/gateway key=…) and remove the old one from the history of every branch"},
+	}
+	short := checks.Finding{
+		Check: checks.Secrets, RuleID: "github-pat", Severity: checks.SeverityHigh, Title: "GitHub Personal Access Token",
+		File: "config/app.env", StartLine: 2, EndLine: 2, Commit: baseRev, Match: "ghp_************************************",
+		Fingerprint: checks.Fingerprint(checks.Secrets, "github-pat", "config/app.env", "sha256:2"),
+		Remediation: checks.Remediation{Text: "Revoke and rotate the token, then remove it from history"},
+	}
+	pending := checks.Suppressed{Finding: short, Via: checks.ViaIgnoreFile, FromChange: true,
+		Reason: ".gitleaksignore, as this change edits it, lists this finding (gitleaks fingerprint " + short.GitleaksID() + ")"}
+
+	spring := checks.Finding{
+		Check: checks.Dependencies, RuleID: "GHSA-xxxx-yyyy-zzzz-with-a-suffix-nobody-expects", Severity: checks.SeverityCritical,
+		Title: "spring-boot-starter-web: remote code execution through data binding to a ClassLoader, the so-called Spring4Shell",
+		File:  "services/service-042/backend/very/deeply/nested/module/for/the/payments/platform/pom.xml", StartLine: 120,
+		Fingerprint: checks.Fingerprint(checks.Dependencies, "GHSA-x", "pom.xml", "spring"),
+		Remediation: checks.Remediation{
+			Package:          "org.springframework.boot:spring-boot-starter-web-with-an-unusually-long-artifact-id",
+			InstalledVersion: "2.6.5", FixedVersion: "2.5.12, 2.6.6, 2.7.0-RC1, 3.0.0-M1, 3.0.0-M2, 3.0.0-M3, 3.0.0-M4",
+		},
+	}
+	var iac []checks.Evaluated
+	var iacFindings []checks.Finding
+	for i := range 3 {
+		f := checks.Finding{
+			Check: checks.IaC, RuleID: "AWS-0086", Severity: checks.SeverityHigh,
+			Title: "S3 Access block should block public ACL, because otherwise anyone on the internet may upload objects with public ACLs",
+			File:  fmt.Sprintf("%s/terraform/module-%d/storage.tf", deep, i), StartLine: 14 + i,
+			Fingerprint: checks.Fingerprint(checks.IaC, "AWS-0086", fmt.Sprint(i), "r"),
+			Remediation: checks.Remediation{Text: "Enable blocking any PUT calls with a public ACL specified. " +
+				strings.Repeat("Set block_public_acls = true on the aws_s3_bucket_public_access_block resource. ", 3)},
+		}
+		iacFindings = append(iacFindings, f)
+		iac = append(iac, checks.Evaluated{Finding: f, Status: checks.StatusNew, Blocking: i == 0})
+	}
+	custom := checks.Finding{
+		Check: checks.IaC, RuleID: "USER-ACME-0001", Severity: checks.SeverityMedium,
+		Title: "Every bucket carries the team label", File: "Dockerfile",
+		Fingerprint: checks.Fingerprint(checks.IaC, "USER-ACME-0001", "Dockerfile", "x"),
+		Remediation: checks.Remediation{Text: "Add a team label"},
+	}
+	iacFindings = append(iacFindings, custom)
+	iac = append(iac, checks.Evaluated{Finding: custom, Status: checks.StatusExisting})
+	except := checks.Suppressed{
+		Reason: "policy exception AWS-0089 for " + deep + "/ (owner @acme/platform-security-and-compliance, expires 2026-12-31): " +
+			"access logs go to the central logging account, which the platform team owns and audits every quarter",
+		Finding: checks.Finding{Check: checks.IaC, RuleID: "AWS-0089", Severity: checks.SeverityLow, Title: "S3 Bucket Logging",
+			File: deep + "/terraform/module-0/storage.tf", StartLine: 14,
+			Fingerprint: checks.Fingerprint(checks.IaC, "AWS-0089", "m0", "r")},
+	}
+	return &Report{
+		Target: "/home/developer/src/github.com/acme/an-unusually-long-monorepository-name/checkouts/pull-request-4242",
+		Base:   baseRev, Head: headRev,
+		PolicyHash: "sha256:3f1c9be07a5d42e8b1f06c7d9e2a4b5c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a",
+		PolicySources: []string{"acme/.github:.github/gatehouse.yml", "acme/an-unusually-long-monorepository-name:.github/gatehouse.yml",
+			"/etc/gatehouse/server-policy.yml"},
+		Results: []*checks.Result{
+			{
+				Check:    checks.Secrets,
+				Engine:   checks.Engine{Name: "gitleaks", Version: "v8.30.1", DataVersion: "default rules v8.30.1 and 3 extra credential-files rules"},
+				Findings: []checks.Finding{secret, short}, Suppressed: []checks.Suppressed{pending},
+				Scope: checks.Scope{Commits: 120, Files: 4000, Bytes: 80 << 20},
+			},
+			{
+				Check:    checks.Dependencies,
+				Engine:   checks.Engine{Name: "trivy", Version: "v0.72.0", DataVersion: "db 2026-06-29T10:21:00Z"},
+				Findings: []checks.Finding{spring},
+				Scope: checks.Scope{Files: 100, Bytes: 40 << 20, Inputs: inputs,
+					Skipped: []checks.Skip{{Path: deep + "/vendor/legacy/a-lockfile-with-a-name-that-goes-on/package-lock.json",
+						Reason: "larger than 20 MiB, the content limit of this server (--max-file-size)"}},
+					Notes: []string{"licenses not classified: the scan runs with an empty GOPATH, so the module cache at " +
+						"/home/developer/go/pkg/mod/cache/download/github.com/some/very/long/module/path/@v is not read"}},
+			},
+			{
+				Check:    checks.IaC,
+				Engine:   checks.Engine{Name: "trivy", Version: "v0.72.0", DataVersion: "trivy-checks v1.12.2"},
+				Findings: iacFindings, Suppressed: []checks.Suppressed{except},
+				Scope: checks.Scope{Files: 300, Bytes: 3 << 20, Inputs: []string{deep + "/terraform/module-0/a-terraform-file-with-a-long-name.tf"}},
+				Custom: []checks.CustomStatus{
+					{Name: "acme/.github:.github/gatehouse/checks/every-bucket-carries-the-team-label-and-the-cost-centre.rego"},
+					{Name: "acme/an-unusually-long-monorepository-name:.github/gatehouse/checks/broken.rego", Line: 3,
+						Rejected: "rego_parse_error: unexpected eof token: expected rule value term (e.g., broken[x] { ... }) or ..."},
+				},
+			},
+		},
+		Verdicts: []checks.Verdict{
+			{
+				Check: checks.Secrets, Mode: "block", Conclusion: checks.ConclusionFailure,
+				Title: "2 new secrets block this change, one in a commit the change brings and one already in its base branch",
+				Findings: []checks.Evaluated{
+					{Finding: secret, Status: checks.StatusNew, Blocking: true},
+					{Finding: short, Status: checks.StatusNew, Blocking: true},
+				},
+				Pending: []checks.Suppressed{pending},
+			},
+			{
+				Check: checks.Dependencies, Mode: "block", Conclusion: checks.ConclusionFailure,
+				Title:    "1 new critical vulnerability blocks this change",
+				Findings: []checks.Evaluated{{Finding: spring, Status: checks.StatusNew, Blocking: true}},
+				Error: "trivy: analyze /home/developer/src/github.com/acme/an-unusually-long-monorepository-name/checkouts/" +
+					"pull-request-4242/services/service-099/web/frontend/package-lock.json: unexpected end of JSON input",
+			},
+			{
+				Check: checks.IaC, Mode: "block", Conclusion: checks.ConclusionFailure,
+				Title: "1 new high misconfiguration blocks this change", Findings: iac,
+				Notes: []string{"exception AWS-0089 expires in 180 days; ask @acme/platform-security-and-compliance to renew it before it lapses"},
+			},
+		},
+	}
+}
+
 // emptyReport is a scan where no check ran.
 func emptyReport() *Report {
 	return &Report{Target: "."}
@@ -203,6 +334,7 @@ var fixtures = []struct {
 	{"full", fullReport},
 	{"degraded", degradedReport},
 	{"empty", emptyReport},
+	{"long", longReport},
 }
 
 // formats are the formatters under test with their golden file extension.

@@ -3,10 +3,7 @@ package format
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -15,9 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
 func TestGolden(t *testing.T) {
 	for _, fx := range fixtures {
@@ -28,20 +24,7 @@ func TestGolden(t *testing.T) {
 				if err := f.render(&b, fx.report()); err != nil {
 					t.Fatal(err)
 				}
-				path := filepath.Join("testdata", "golden", name)
-				if *update {
-					if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test ./checks/format -update)", err)
-				}
-				if !bytes.Equal(b.Bytes(), want) {
-					t.Errorf("%s differs from the golden file (run go test ./checks/format -update and review the diff):\n%s", name, b.String())
-				}
+				golden.Check(t, name, b.Bytes())
 			})
 		}
 	}
@@ -345,23 +328,94 @@ func BenchmarkFormats(b *testing.B) {
 	}
 }
 
-// TestTextFitsATerminal: a monorepo's hundred lockfiles make one inputs
-// line, and a long fix wraps at 100 columns.
+// TestTextFitsATerminal: every line of every fixture's text report fits
+// 100 columns (runes), except a .gitleaksignore line whose path alone is
+// longer, which is printed whole; and each of those lines is printed whole,
+// on a line of its own.
 func TestTextFitsATerminal(t *testing.T) {
-	var b bytes.Buffer
+	for _, fx := range fixtures {
+		t.Run(fx.name, func(t *testing.T) {
+			r := fx.report()
+			var b bytes.Buffer
+			if err := Text(&b, r); err != nil {
+				t.Fatal(err)
+			}
+			ids := map[string]bool{}
+			for _, v := range r.Verdicts {
+				for _, f := range v.Findings {
+					if f.Check == checks.Secrets {
+						ids["    "+f.GitleaksID()] = true
+					}
+				}
+			}
+			lines := strings.Split(b.String(), "\n")
+			for _, line := range lines {
+				if n := utf8.RuneCountInString(line); n > lineWidth && !ids[line] {
+					t.Errorf("%d columns: %s", n, line)
+				}
+			}
+			for id := range ids {
+				if !slices.Contains(lines, id) {
+					t.Errorf(".gitleaksignore line %q is not printed whole on its own line", strings.TrimSpace(id))
+				}
+			}
+		})
+	}
+}
+
+// TestTextSummarisesInputs: a monorepo's hundred lockfiles make one inputs
+// line that counts those it does not name.
+func TestTextSummarisesInputs(t *testing.T) {
 	var in []string
 	for i := range 100 {
 		in = append(in, fmt.Sprintf("services/service-%03d/package-lock.json", i))
 	}
-	writeScope(&b, checks.Scope{Files: 100, Inputs: in}, true)
-	b.WriteString(wrap("  fix: "+strings.Repeat("rotate the credential now ", 20), "       ", lineWidth))
-	for _, line := range strings.Split(strings.TrimSpace(b.String()), "\n") {
-		if n := utf8.RuneCountInString(line); n > lineWidth {
-			t.Errorf("%d columns: %s", n, line)
+	line := inputsLine(in)
+	if utf8.RuneCountInString(line) > lineWidth || !strings.HasPrefix(line, "  inputs: services/service-000/package-lock.json, ") {
+		t.Errorf("inputs line = %q", line)
+	}
+	shown := strings.Count(line, "package-lock.json")
+	if want := fmt.Sprintf(" and %d more", 100-shown); !strings.HasSuffix(line, want) {
+		t.Errorf("inputs line %q does not end with %q", line, want)
+	}
+	if got := inputsLine([]string{strings.Repeat("deep/", 30) + "go.mod", "go.sum"}); utf8.RuneCountInString(got) > lineWidth ||
+		!strings.HasSuffix(got, "/deep/go.mod and 1 more") {
+		t.Errorf("inputs line = %q, want the tail of the first path and a count", got)
+	}
+}
+
+func TestWrap(t *testing.T) {
+	tests := []struct{ text, indent, want string }{
+		{"  fix: short", "       ", "  fix: short\n"},
+		{"  fix: " + strings.Repeat("word ", 4), "       ", "  fix: word word\n       word word\n"},
+		{"  " + strings.Repeat("x", 30), "    ", "  " + strings.Repeat("x", 18) + "\n    " + strings.Repeat("x", 12) + "\n"},
+		// Little room left: the long word starts on the next line.
+		{"  error: open /var/lib/gatehouse/db/x", "    ", "  error: open\n    /var/lib/\n    gatehouse/db/x\n"},
+		// Enough room: it fills the line, broken after a slash.
+		{"  error: at /var/lib/gatehouse/db/x", "    ", "  error: at /var/\n    lib/gatehouse/\n    db/x\n"},
+		{"", "  ", "\n"},
+	}
+	for _, tt := range tests {
+		if got := wrap(tt.text, tt.indent, 20); got != tt.want {
+			t.Errorf("wrap(%q) = %q, want %q", tt.text, got, tt.want)
 		}
 	}
-	if !strings.Contains(b.String(), " and 92 more\n") {
-		t.Errorf("inputs line does not count the rest:\n%s", b.String())
+}
+
+func TestCutPath(t *testing.T) {
+	tests := []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"infra/storage.tf:14", 30, "infra/storage.tf:14"},
+		{"services/payments/infra/storage.tf:14", 24, "…/infra/storage.tf:14"},
+		{"a-very-long-file-name.tf:3", 10, "…name.tf:3"},
+	}
+	for _, tt := range tests {
+		if got := cutPath(tt.in, tt.n); got != tt.want || utf8.RuneCountInString(got) > tt.n {
+			t.Errorf("cutPath(%q, %d) = %q, want %q", tt.in, tt.n, got, tt.want)
+		}
 	}
 }
 

@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/gatehouse/gatehouse/checks"
 )
 
-// Column widths past which table cells are cut with "…"; JSON and SARIF
-// carry the full text.
+// The text report fits a terminal of lineWidth columns (counted in runes):
+// cells and paths are cut with "…", prose wraps. JSON and SARIF carry the
+// full text. The one exception is a .gitleaksignore line, which is
+// copy-paste material and is never cut (see writeFindingTable).
 const (
-	maxTitle  = 50
-	maxInputs = 8
 	lineWidth = 100
-	maxFix    = 60
+	maxRule   = 28 // the RULE column; a longer id is also printed whole under its row
+	maxStatus = 10
+	maxMatch  = 24
 )
 
 // Text writes r as a plain-text report for a terminal: per check a header,
@@ -41,7 +42,7 @@ func Text(w io.Writer, r *Report) error {
 	if len(cvs) == 0 {
 		b.WriteString("\nno checks ran\n")
 	}
-	b.WriteString("\n" + closingLine(r, cvs) + "\n")
+	b.WriteString("\n" + wrap(closingLine(r, cvs), "  ", lineWidth))
 	if _, err := w.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("write text report: %w", err)
 	}
@@ -49,14 +50,15 @@ func Text(w io.Writer, r *Report) error {
 }
 
 func writeTextHeader(b *bytes.Buffer, r *Report) {
-	line := "gatehouse scan of " + clean(r.Target)
+	const prefix = "gatehouse scan of "
+	line := prefix + cutPath(clean(r.Target), lineWidth-len(prefix))
 	switch {
 	case r.Head != "" && r.Base != "":
 		line += ", commits " + clean(shortRev(r.Base)) + ".." + clean(shortRev(r.Head))
 	case r.Head != "":
 		line += ", commits up to " + clean(shortRev(r.Head))
 	}
-	b.WriteString(line + "\n")
+	b.WriteString(wrap(line, "  ", lineWidth))
 	if r.PolicyHash != "" || len(r.PolicySources) > 0 {
 		p := "policy"
 		if r.PolicyHash != "" {
@@ -65,7 +67,7 @@ func writeTextHeader(b *bytes.Buffer, r *Report) {
 		if len(r.PolicySources) > 0 {
 			p += " from " + clean(strings.Join(r.PolicySources, ", "))
 		}
-		b.WriteString(p + "\n")
+		b.WriteString(wrap(p, "  ", lineWidth))
 	}
 }
 
@@ -84,22 +86,24 @@ func writeTextCheck(b *bytes.Buffer, cv checkView) {
 	if v.Title != "" {
 		head += ": " + clean(v.Title)
 	}
-	b.WriteString(head + "\n")
+	b.WriteString(wrap(head, "    ", lineWidth))
 	if cv.result != nil {
 		writeScope(b, cv.result.Scope, v.Conclusion != checks.ConclusionSkipped)
 		for _, c := range cv.result.Custom {
 			if c.Rejected != "" {
-				b.WriteString("  rejected custom check: " + clean(c.Location()) + " (" + clean(c.Rejected) + ")\n")
+				const prefix = "  rejected custom check: "
+				b.WriteString(wrap(prefix+cutPath(clean(c.Location()), lineWidth-len(prefix))+" ("+clean(c.Rejected)+")", "    ", lineWidth))
 			} else {
-				b.WriteString("  custom check: " + clean(c.Name) + "\n")
+				const prefix = "  custom check: "
+				b.WriteString(prefix + cutPath(clean(c.Name), lineWidth-len(prefix)) + "\n")
 			}
 		}
 	}
 	for _, n := range v.Notes {
-		b.WriteString("  note: " + clean(n) + "\n")
+		b.WriteString(wrap("  note: "+clean(n), "    ", lineWidth))
 	}
 	if v.Error != "" {
-		b.WriteString("  error: " + clean(v.Error) + "\n")
+		b.WriteString(wrap("  error: "+clean(v.Error), "    ", lineWidth))
 	}
 	switch {
 	case len(cv.findings) > 0:
@@ -109,21 +113,30 @@ func writeTextCheck(b *bytes.Buffer, cv checkView) {
 	}
 	if len(cv.suppressed) > 0 {
 		fmt.Fprintf(b, "  suppressed (%d):\n", len(cv.suppressed))
-		tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
-		for _, s := range cv.suppressed {
-			f := s.Finding
-			fmt.Fprintf(tw, "    %s\t%s\t%s\n", clean(f.RuleID), clean(f.Location()), clean(s.Reason))
-		}
-		tw.Flush()
+		writeSuppressions(b, cv.suppressed)
 	}
 	if len(v.Pending) > 0 {
-		fmt.Fprintf(b, "  suppression pending approval (%d): the change brings it for its own finding; it applies once an approver approves the pull request\n", len(v.Pending))
-		tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
-		for _, s := range v.Pending {
-			f := s.Finding
-			fmt.Fprintf(tw, "    %s\t%s\t%s\n", clean(f.RuleID), clean(f.Location()), clean(s.Reason))
+		b.WriteString(wrap(fmt.Sprintf("  suppression pending approval (%d): the change brings it for its own finding; "+
+			"it applies once an approver approves the pull request", len(v.Pending)), "    ", lineWidth))
+		writeSuppressions(b, v.Pending)
+	}
+}
+
+// writeSuppressions prints each suppressed finding's rule and location,
+// then why it is suppressed, wrapped under it.
+func writeSuppressions(b *bytes.Buffer, ss []checks.Suppressed) {
+	ruleW := 0
+	for _, s := range ss {
+		ruleW = max(ruleW, width(clean(s.Finding.RuleID)))
+	}
+	ruleW = min(ruleW, maxRule)
+	for _, s := range ss {
+		f := s.Finding
+		b.WriteString(strings.TrimRight("    "+pad(cut(clean(f.RuleID), ruleW), ruleW)+"  "+
+			cutPath(clean(f.Location()), lineWidth-6-ruleW), " ") + "\n")
+		if s.Reason != "" {
+			b.WriteString(wrap("      "+clean(s.Reason), "      ", lineWidth))
 		}
-		tw.Flush()
 	}
 }
 
@@ -139,73 +152,80 @@ func writeScope(b *bytes.Buffer, s checks.Scope, ran bool) {
 		b.WriteString("  scanned: " + strings.Join(parts, ", ") + "\n")
 	}
 	if len(s.Inputs) > 0 {
-		// A terminal line, not every lockfile of a monorepo: the JSON
-		// and SARIF reports list them all.
-		in := s.Inputs
-		more := ""
-		if len(in) > maxInputs {
-			in, more = in[:maxInputs], fmt.Sprintf(" and %d more", len(s.Inputs)-maxInputs)
-		}
-		b.WriteString("  inputs: " + cut(clean(strings.Join(in, ", ")), lineWidth-len("  inputs: ")-len(more)) + more + "\n")
+		b.WriteString(inputsLine(s.Inputs) + "\n")
 	}
 	for _, sk := range s.Skipped {
-		b.WriteString("  skipped: " + clean(sk.Path) + " (" + clean(sk.Reason) + ")\n")
+		const prefix = "  skipped: "
+		b.WriteString(wrap(prefix+cutPath(clean(sk.Path), lineWidth-len(prefix))+" ("+clean(sk.Reason)+")", "    ", lineWidth))
 	}
 	for _, n := range s.Notes {
-		b.WriteString("  note: " + clean(n) + "\n")
+		b.WriteString(wrap("  note: "+clean(n), "    ", lineWidth))
 	}
 }
 
-// writeFindingTable prints one row per finding. COMMIT and MATCH columns
-// appear only when some finding has them (secrets in git mode).
+// inputsLine names as many of a check's inputs as fit one line and counts
+// the rest: a monorepo's thousand lockfiles are the JSON and SARIF
+// reports' to list.
+func inputsLine(in []string) string {
+	const prefix = "  inputs: "
+	more := func(n int) string {
+		if n == 0 {
+			return ""
+		}
+		return fmt.Sprintf(" and %d more", n)
+	}
+	line := ""
+	for i, name := range in {
+		next := clean(name)
+		if i > 0 {
+			next = line + ", " + next
+		}
+		if width(prefix+next+more(len(in)-i-1)) > lineWidth {
+			if i == 0 { // not even the first fits: its tail does
+				return prefix + cutPath(next, lineWidth-len(prefix)-width(more(len(in)-1))) + more(len(in)-1)
+			}
+			return prefix + line + more(len(in)-i)
+		}
+		line = next
+	}
+	return prefix + line
+}
+
+// writeFindingTable prints one row per finding (severity, rule, status,
+// blocking, title) and, under it, where the finding is: its location, the
+// commit and redacted match of a secret, and a dependency's upgrade. Advice
+// that is the same for every finding of a rule (an IaC remediation, a
+// secret's "rotate it") follows the table once per rule, in full; so do the
+// .gitleaksignore lines of secrets.
 func writeFindingTable(b *bytes.Buffer, fs []checks.Evaluated) {
 	rows := textOrder(fs)
-	var withCommit, withMatch bool
+	const sevW, blockW = len("SEVERITY"), len("BLOCKING")
+	ruleW, statusW := len("RULE"), len("STATUS")
 	for _, f := range rows {
-		withCommit = withCommit || f.Commit != ""
-		withMatch = withMatch || f.Match != "" && f.Match != "REDACTED" // all "REDACTED" tells nothing
+		ruleW = max(ruleW, width(clean(f.RuleID)))
+		statusW = max(statusW, width(clean(string(f.Status))))
 	}
-	tw := tabwriter.NewWriter(b, 0, 8, 2, ' ', 0)
-	cols := []string{"  SEVERITY", "RULE", "LOCATION"}
-	if withCommit {
-		cols = append(cols, "COMMIT")
+	ruleW, statusW = min(ruleW, maxRule), min(statusW, maxStatus)
+	titleW := lineWidth - (2 + sevW + 2 + ruleW + 2 + statusW + 2 + blockW + 2)
+	row := func(sev, rule, status, blocking, title string) {
+		b.WriteString("  " + pad(sev, sevW) + "  " + pad(rule, ruleW) + "  " + pad(status, statusW) +
+			"  " + pad(blocking, blockW) + "  " + title + "\n")
 	}
-	if withMatch {
-		cols = append(cols, "MATCH")
-	}
-	// One fix for every row (a secret's is always "rotate it") is said
-	// once under the table, in full, not cut short on every row.
-	fixes := map[string]bool{}
+	row("SEVERITY", "RULE", "STATUS", "BLOCKING", "TITLE")
+	under := strings.Repeat(" ", 2+sevW+2) // the details start under RULE
 	for _, f := range rows {
-		fixes[rowFix(f)] = true
-	}
-	shared := ""
-	if len(fixes) == 1 { // one row has one fix; no row, none
-		shared = rowFix(rows[0])
-	}
-	cols = append(cols, "STATUS", "BLOCKING", "TITLE")
-	if shared == "" {
-		cols = append(cols, "FIX")
-	}
-	fmt.Fprintln(tw, strings.Join(cols, "\t"))
-	for _, f := range rows {
-		cells := []string{"  " + f.Severity.String(), clean(f.RuleID), clean(f.Location())}
-		if withCommit {
-			cells = append(cells, dash(clean(shortRev(f.Commit))))
+		rule := clean(f.RuleID)
+		row(cut(f.Severity.String(), sevW), cut(dash(rule), ruleW), cut(dash(clean(string(f.Status))), statusW),
+			yesNo(f.Blocking), cut(dash(clean(f.Title)), titleW))
+		b.WriteString(under + where(f.Finding, lineWidth-len(under)) + "\n")
+		if width(rule) > ruleW {
+			b.WriteString(wrap(under+"rule: "+rule, under+"  ", lineWidth))
 		}
-		if withMatch {
-			cells = append(cells, dash(clean(f.Match)))
+		if fix := fixText(&f.Finding); fix != "" {
+			b.WriteString(wrap(under+"fix: "+clean(fix), under+"     ", lineWidth))
 		}
-		cells = append(cells, dash(clean(string(f.Status))), yesNo(f.Blocking), dash(cut(clean(f.Title), maxTitle)))
-		if shared == "" {
-			cells = append(cells, dash(cut(clean(rowFix(f)), maxFix)))
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
-	tw.Flush()
-	if shared != "" {
-		b.WriteString(wrap("  fix: "+clean(shared), "       ", lineWidth))
-	}
+	writeAdvice(b, rows)
 	var ids []string
 	for _, f := range rows {
 		if f.Check == checks.Secrets && f.File != "" {
@@ -215,36 +235,57 @@ func writeFindingTable(b *bytes.Buffer, fs []checks.Evaluated) {
 	if len(ids) > 0 {
 		b.WriteString("  to accept one, add its line to .gitleaksignore (as the policy's suppressions allow):\n")
 		for _, id := range ids {
+			// Never cut: a line a user copies must be whole. A path long
+			// enough to push an id past lineWidth makes this line longer.
 			b.WriteString("    " + id + "\n")
 		}
 	}
 }
 
-// rowFix is a finding's fix: the fixed version, else the remediation.
-func rowFix(f checks.Evaluated) string {
-	if fix := fixText(&f.Finding); fix != "" {
-		return fix
+// where is a finding's location, with a secret's commit and redacted
+// match, in at most n columns: a long path keeps its tail.
+func where(f checks.Finding, n int) string {
+	var extra []string
+	if f.Commit != "" {
+		extra = append(extra, "commit "+clean(shortRev(f.Commit)))
 	}
-	return f.Remediation.Text
+	if f.Match != "" && f.Match != "REDACTED" { // "REDACTED" tells nothing
+		extra = append(extra, "match "+cut(clean(f.Match), maxMatch))
+	}
+	tail := ""
+	if len(extra) > 0 {
+		tail = " (" + strings.Join(extra, ", ") + ")"
+	}
+	return cutPath(dash(clean(f.Location())), n-width(tail)) + tail
 }
 
-// wrap breaks text into lines of at most width columns at spaces, the
-// lines after the first starting with indent.
-func wrap(text, indent string, width int) string {
-	var b strings.Builder
-	start := text[:len(text)-len(strings.TrimLeft(text, " "))]
-	line, empty := start, true
-	for _, w := range strings.Fields(text) {
-		if !empty && len(line)+1+len(w) > width {
-			b.WriteString(line + "\n")
-			line, empty = indent, true
+// writeAdvice prints the remediation texts of the findings without a
+// dependency upgrade: once when all share it, else once per rule.
+func writeAdvice(b *bytes.Buffer, rows []checks.Evaluated) {
+	type advice struct{ rule, text string }
+	var list []advice
+	texts := map[string]bool{}
+	seen := map[advice]bool{}
+	for _, f := range rows {
+		if fixText(&f.Finding) != "" || f.Remediation.Text == "" {
+			continue
 		}
-		if !empty {
-			line += " "
+		a := advice{clean(f.RuleID), clean(f.Remediation.Text)}
+		if !seen[a] {
+			seen[a] = true
+			texts[a.text] = true
+			list = append(list, a)
 		}
-		line, empty = line+w, false
 	}
-	return b.String() + line + "\n"
+	switch {
+	case len(texts) == 1:
+		b.WriteString(wrap("  fix: "+list[0].text, "       ", lineWidth))
+	case len(list) > 1:
+		b.WriteString("  fixes:\n")
+		for _, a := range list {
+			b.WriteString(wrap("    "+a.rule+": "+a.text, "      ", lineWidth))
+		}
+	}
 }
 
 // textOrder puts blocking findings first, then the worst, keeping the
@@ -321,14 +362,6 @@ func clean(s string) string {
 
 func unsafeRune(r rune) bool {
 	return unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
-}
-
-// cut shortens s to at most n runes, marking the cut with "…".
-func cut(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
 }
 
 func dash(s string) string {

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/checks/deps"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/checks/sandbox"
 )
@@ -30,8 +31,10 @@ func newSandboxChild() *cobra.Command {
 }
 
 // loadEngines is the child's engine loader: the same registry the
-// in-process runner uses.
+// in-process runner uses, and trivy's lines in the child's log as the
+// CLI's are in its own.
 func loadEngines(_ context.Context, opts sandbox.LoadOptions, log *slog.Logger) ([]checks.Check, func() error, error) {
+	deps.RouteLogs(log)
 	set, err := registry.New(registry.Options{DataDir: opts.DataDir, MaxFileSize: opts.MaxFileSize, Logger: log})
 	if err != nil {
 		return nil, nil, err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,10 +127,10 @@ func runScan(ctx context.Context, out io.Writer, dir string, f scanFlags) error 
 	if err != nil {
 		return err
 	}
-	// trivy buffers every log line in its own default logger until told
-	// otherwise: take slog's default over before loading the engines.
+	// trivy logs through slog's default logger (buffering every line until
+	// told otherwise): route it to ours before loading the engines.
 	log := quietLogger(f.logLevel)
-	slog.SetDefault(log)
+	deps.RouteLogs(log)
 	names := registry.Names
 	if len(f.checkNames) > 0 {
 		names = f.checkNames

@@ -93,7 +93,9 @@ func newLogger(format, level string) *slog.Logger {
 
 func runServe(ctx context.Context, f serveFlags) error {
 	log := newLogger(f.logFormat, f.logLevel)
-	slog.SetDefault(log)
+	// slog's default is gatehouse's logger too, with the lines trivy logs
+	// through it (in process, when the sandbox is off) at gatehouse's levels.
+	deps.RouteLogs(log)
 	// 0711: where the sandbox cannot give its children the DB and the
 	// checkouts as mounts (no user namespaces), they pass through the data
 	// dir as an unprivileged user; nobody can list what is in it.
