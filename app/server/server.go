@@ -189,6 +189,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Role != RoleAll && cfg.Role != RoleWeb && cfg.Role != RoleWorker {
 		return nil, fmt.Errorf("role %q: want web, worker or all", cfg.Role)
 	}
+	gin.SetMode(gin.ReleaseMode) // before any engine: gin prints a banner otherwise
 	if err := gin.New().SetTrustedProxies(cfg.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("trusted proxies %v: %w", cfg.TrustedProxies, err)
 	}

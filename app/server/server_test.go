@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -166,4 +167,18 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// gin's "Running in debug mode" warning is not gatehouse's to print: it
+// told operators to set GIN_MODE, which gatehouse does not read.
+func TestNoGinDebugBanner(t *testing.T) {
+	var out bytes.Buffer
+	w := gin.DefaultWriter
+	gin.DefaultWriter = &out
+	gin.SetMode(gin.DebugMode)
+	t.Cleanup(func() { gin.DefaultWriter = w; gin.SetMode(gin.ReleaseMode) })
+	_, _ = New(context.Background(), Config{TrustedProxies: []string{"proxy.example"}, DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if strings.Contains(out.String(), "GIN-debug") {
+		t.Errorf("gin printed its debug banner:\n%s", out.String())
+	}
 }
