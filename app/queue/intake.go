@@ -111,6 +111,9 @@ func (q *Queue) NewIntake(cfg IntakeConfig) *Intake {
 // first it returns ctx's error; the delivery may then still be stored.
 func (in *Intake) Accept(ctx context.Context, a Accept) (bool, error) {
 	r := &intakeReq{a: a, at: time.Now(), done: make(chan intakeResult, 1)}
+	// Compressed here, in the request's goroutine: the writers commit one
+	// batch at a time, and the batch waiting behind them would wait for it.
+	r.a.Delivery.PackPayload()
 	in.mu.RLock()
 	if in.closed {
 		in.mu.RUnlock()
