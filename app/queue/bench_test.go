@@ -1,19 +1,20 @@
 package queue_test
 
 import (
-	"bytes"
 	"context"
 	"strconv"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/app/queue"
 	"github.com/gatehouse/gatehouse/app/store/storetest"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 // BenchmarkAcceptDelivery measures the webhook's durable step: store a
-// delivery with an 8 KiB payload and enqueue its job, one transaction each.
+// delivery (GitHub's 16 KB issue_comment example) and enqueue its job, one
+// transaction each.
 func BenchmarkAcceptDelivery(b *testing.B) {
-	payload := append(append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), 8<<10)...), `"}`...)
+	payload := githubtest.LoadWebhook(b, "issue_comment.created")
 	for _, driver := range storetest.Drivers() {
 		b.Run(driver, func(b *testing.B) {
 			ctx := context.Background()
@@ -38,10 +39,11 @@ func BenchmarkAcceptDelivery(b *testing.B) {
 }
 
 // BenchmarkAcceptDeliveries measures the intake's group commit: batches of
-// deliveries (8 KiB payloads) stored with their jobs in one transaction;
+// deliveries (the 16 KB issue_comment example) stored with their jobs in
+// one transaction;
 // ns/op is per batch, so divide by the batch size for a delivery's share.
 func BenchmarkAcceptDeliveries(b *testing.B) {
-	payload := append(append([]byte(`{"pad":"`), bytes.Repeat([]byte("x"), 8<<10)...), `"}`...)
+	payload := githubtest.LoadWebhook(b, "issue_comment.created")
 	for _, driver := range storetest.Drivers() {
 		for _, size := range []int{1, 16, 128} {
 			b.Run(driver+"/batch="+strconv.Itoa(size), func(b *testing.B) {

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gatehouse/gatehouse/app/store"
 )
 
 // Intake defaults.
@@ -31,8 +29,11 @@ var ErrIntakeClosed = errors.New("intake stopped: delivery not stored")
 
 // IntakeConfig configures an Intake; zero values take the defaults.
 type IntakeConfig struct {
-	// Writers is how many batches commit at once: default 1 on SQLite
-	// (one writer at a time anyway), 2 on Postgres.
+	// Writers is how many batches commit at once (default 1). SQLite has
+	// one writer at a time anyway. On Postgres a second writer halved the
+	// batches, and every transaction costs both sides CPU whatever its
+	// size: at 500 deliveries a second on 2 cores, one writer took 30% less
+	// of Postgres' CPU and 18% less of gatehouse's, at the same latency.
 	Writers int
 	// MaxBatch bounds the deliveries of one transaction.
 	MaxBatch int
@@ -85,9 +86,6 @@ type intakeResult struct {
 func (q *Queue) NewIntake(cfg IntakeConfig) *Intake {
 	if cfg.Writers <= 0 {
 		cfg.Writers = 1
-		if q.store.Driver() == store.DriverPostgres {
-			cfg.Writers = 2
-		}
 	}
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = DefaultIntakeMaxBatch
@@ -111,6 +109,9 @@ func (q *Queue) NewIntake(cfg IntakeConfig) *Intake {
 // first it returns ctx's error; the delivery may then still be stored.
 func (in *Intake) Accept(ctx context.Context, a Accept) (bool, error) {
 	r := &intakeReq{a: a, at: time.Now(), done: make(chan intakeResult, 1)}
+	// Compressed here, in the request's goroutine: the writers commit one
+	// batch at a time, and the batch waiting behind them would wait for it.
+	r.a.Delivery.PackPayload()
 	in.mu.RLock()
 	if in.closed {
 		in.mu.RUnlock()

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -261,4 +262,106 @@ func count(ss []string, s string) int {
 		}
 	}
 	return n
+}
+
+// logGate is a replica's way to GitHub: it holds the replica's first read
+// of the delivery log until released, so that the other replica's pass
+// runs while this one's is in progress, and counts the log reads.
+type logGate struct {
+	entered, release chan struct{}
+	once             sync.Once
+	mu               sync.Mutex
+	reads            int
+}
+
+func newLogGate() *logGate {
+	return &logGate{entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *logGate) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/app/hook/deliveries") {
+		g.mu.Lock()
+		g.reads++
+		g.mu.Unlock()
+		first := false
+		g.once.Do(func() { first = true; close(g.entered) })
+		if first {
+			<-g.release
+		}
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (g *logGate) logReads() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.reads
+}
+
+// Two replicas on one Postgres (two stores, two pools), each running the
+// recovery: while one replica's pass is reading the delivery log, the
+// other's pass is skipped without reading it; once the first is done, the
+// other's next pass runs and asks for nothing the first asked for.
+func TestTwoReplicasRecoverOneAtATime(t *testing.T) {
+	ctx := context.Background()
+	fake := githubtest.New(t)
+	cfg := storetest.Config(t, store.DriverPostgres)
+	stA, stB := storetest.OpenConfig(t, cfg), storetest.OpenConfig(t, cfg)
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close()
+	fake.SetWebhook(down.URL, []byte("k"))
+	missed := fake.SendWebhook("pull_request", payload(t, "pull_request.opened", ""))
+
+	urls, err := ghclient.ParseURLs(fake.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replica := func(st *store.Store, holder string, gate *logGate) *recovery.Recoverer {
+		f, err := ghclient.New(ghclient.Config{URLs: urls, AppID: fake.AppID(), PrivateKey: fake.PrivateKeyPEM(), Transport: gate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return recovery.New(recovery.Config{Store: st, App: f.App, Pace: time.Millisecond, Holder: holder})
+	}
+	gateA, gateB := newLogGate(), newLogGate()
+	close(gateB.release) // B is never held
+	a, b := replica(stA, "replica-a", gateA), replica(stB, "replica-b", gateB)
+
+	type outcome struct {
+		res recovery.Result
+		err error
+	}
+	passA := make(chan outcome, 1)
+	go func() {
+		res, err := a.Pass(ctx)
+		passA <- outcome{res, err}
+	}()
+	select {
+	case <-gateA.entered:
+	case <-time.After(time.Minute): // a hang guard
+		t.Fatal("replica A never read the delivery log")
+	}
+	// A is in the middle of its pass.
+	if res, err := b.Pass(ctx); err != nil || res.Ran {
+		t.Fatalf("replica B's pass during A's: ran %v, %v; want skipped", res.Ran, err)
+	}
+	if n := gateB.logReads(); n != 0 {
+		t.Fatalf("replica B read the delivery log %d times during A's pass", n)
+	}
+	close(gateA.release)
+	got := <-passA
+	if got.err != nil || !got.res.Ran || !slices.Equal(got.res.Requested, []string{missed.GUID}) {
+		t.Fatalf("replica A's pass: ran %v, asked for %v (%v); want %s", got.res.Ran, got.res.Requested, got.err, missed.GUID)
+	}
+	// A released the lease: B's next pass runs, and does not ask again.
+	res, err := b.Pass(ctx)
+	if err != nil || !res.Ran || len(res.Requested) != 0 {
+		t.Fatalf("replica B's pass after A's: ran %v, asked for %v (%v)", res.Ran, res.Requested, err)
+	}
+	if n := gateB.logReads(); n == 0 {
+		t.Error("replica B's pass after A's did not read the delivery log")
+	}
+	if n := len(redeliveryRequests(fake)); n != 1 {
+		t.Errorf("%d redelivery requests from two replicas, want 1", n)
+	}
 }

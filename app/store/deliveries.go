@@ -16,8 +16,10 @@ type Delivery struct {
 	Action         string    // payload "action", empty for events without one
 	InstallationID int64     // payload installation.id, 0 if absent
 	Repo           string    // "owner/name", empty for org-level events
-	Payload        []byte    // the raw request body
+	Payload        []byte    // the raw request body (stored compressed: payload.go)
 	ReceivedAt     time.Time // when gatehouse accepted it (stored in UTC)
+
+	packed []byte // Payload as stored, once PackPayload ran
 }
 
 // InsertDelivery stores d unless a delivery with its ID is already stored,
@@ -29,14 +31,11 @@ func (q Queries) InsertDelivery(ctx context.Context, d Delivery) (bool, error) {
 	if d.ReceivedAt.IsZero() {
 		d.ReceivedAt = time.Now()
 	}
-	if d.Payload == nil {
-		d.Payload = []byte{}
-	}
 	n, err := q.db.exec(ctx, `INSERT INTO deliveries
 		(id, event, action, installation_id, repo, payload, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO NOTHING`,
-		d.ID, d.Event, d.Action, d.InstallationID, d.Repo, d.Payload, d.ReceivedAt.UTC())
+		d.ID, d.Event, d.Action, d.InstallationID, d.Repo, d.storedPayload(), d.ReceivedAt.UTC())
 	if err != nil {
 		return false, fmt.Errorf("insert delivery %s: %w", d.ID, err)
 	}
@@ -54,6 +53,9 @@ func (q Queries) GetDelivery(ctx context.Context, id string) (Delivery, error) {
 		return Delivery{}, fmt.Errorf("get delivery %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
+		return Delivery{}, fmt.Errorf("get delivery %s: %w", id, err)
+	}
+	if d.Payload, err = unpackPayload(d.Payload); err != nil {
 		return Delivery{}, fmt.Errorf("get delivery %s: %w", id, err)
 	}
 	d.ReceivedAt = d.ReceivedAt.UTC()
@@ -99,15 +101,12 @@ func (q Queries) InsertDeliveries(ctx context.Context, ds []Delivery) ([]bool, e
 			if d.ReceivedAt.IsZero() {
 				d.ReceivedAt = time.Now()
 			}
-			if d.Payload == nil {
-				d.Payload = []byte{}
-			}
 			if n > 0 {
 				b.WriteByte(',')
 			}
 			p := len(args)
 			fmt.Fprintf(&b, "($%d, $%d, $%d, $%d, $%d, $%d, $%d)", p+1, p+2, p+3, p+4, p+5, p+6, p+7)
-			args = append(args, d.ID, d.Event, d.Action, d.InstallationID, d.Repo, d.Payload, d.ReceivedAt.UTC())
+			args = append(args, d.ID, d.Event, d.Action, d.InstallationID, d.Repo, d.storedPayload(), d.ReceivedAt.UTC())
 			n++
 		}
 		if n == 0 {

@@ -3,12 +3,16 @@
 // default) leave at their scheduled times whatever the answers do, and each
 // latency is counted from the scheduled time, so a stalled server shows as
 // latency rather than as a slower sender. The server is a web-role
-// gatehouse (verify, store and enqueue; no scanning). Afterwards it counts
-// what was stored and planned: every acknowledged delivery must be stored,
-// with exactly one planning job.
+// gatehouse (verify, store and enqueue; no scanning), or with -replicas N
+// several of them on one Postgres, each with its own store (its own pool
+// and intake) as separate replicas would be, the deliveries dealt to them
+// in turn (a round-robin load balancer). Afterwards it counts what was
+// stored and planned: every acknowledged delivery must be stored, with
+// exactly one planning job.
 //
 //	GOEXPERIMENT=jsonv2 go run ./bench/intake -rate 500 -duration 60s
 //	GOEXPERIMENT=jsonv2 go run ./bench/intake -rate 2000 -duration 60s -database-url postgres://postgres@127.0.0.1:5432/test
+//	GOEXPERIMENT=jsonv2 go run ./bench/intake -rate 2000 -duration 60s -replicas 2 -database-url postgres://postgres@127.0.0.1:5432/test
 package main
 
 import (
@@ -17,11 +21,13 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
@@ -30,6 +36,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/server"
@@ -43,7 +51,12 @@ func main() {
 	payloadPath := flag.String("payload", "testdata/webhooks/issue_comment.created.json", "delivery body")
 	event := flag.String("event", "", "X-GitHub-Event (default: the payload file's name up to its first dot)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
+	replicas := flag.Int("replicas", 1, "web replicas on one Postgres, taking the deliveries in turn")
 	flag.Parse()
+	if *replicas < 1 || (*replicas > 1 && *dbURL == "") {
+		fmt.Fprintln(os.Stderr, "intake: -replicas must be 1, or more with -database-url (replicas share a Postgres)")
+		os.Exit(2)
+	}
 	if *event == "" {
 		*event, _, _ = strings.Cut(filepath.Base(*payloadPath), ".")
 	}
@@ -56,14 +69,14 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rate, *duration, *dbURL, *payloadPath, *event); err != nil {
+	if err := run(*rate, *duration, *dbURL, *payloadPath, *event, *replicas); err != nil {
 		fmt.Fprintln(os.Stderr, "intake:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(rate int, duration time.Duration, dbURL, payloadPath, event string) error {
+func run(rate int, duration time.Duration, dbURL, payloadPath, event string, replicas int) error {
 	body, err := os.ReadFile(payloadPath)
 	if err != nil {
 		return err
@@ -79,18 +92,39 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string) err
 	defer os.RemoveAll(dataDir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv, err := server.New(ctx, server.Config{
-		Addr: "127.0.0.1:0", DataDir: dataDir, DatabaseURL: dbURL, Role: server.RoleWeb,
-		WebhookSecrets: [][]byte{secret}, Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		return err
+	if dbURL != "" {
+		var drop func()
+		if dbURL, drop, err = freshSchema(ctx, dbURL); err != nil {
+			return err
+		}
+		defer drop()
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	url := "http://" + srv.Addr() + "/webhooks/github"
+	urls := make([]string, replicas)
+	done := make(chan error, replicas)
+	for r := range replicas {
+		dir := dataDir
+		if replicas > 1 {
+			dir = filepath.Join(dataDir, fmt.Sprint(r))
+		}
+		srv, err := server.New(ctx, server.Config{
+			Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, Role: server.RoleWeb,
+			WebhookSecrets: [][]byte{secret}, Logger: slog.New(slog.DiscardHandler),
+		})
+		if err != nil {
+			cancel()
+			for range r {
+				<-done
+			}
+			return err
+		}
+		go func() { done <- srv.Run(ctx) }()
+		urls[r] = "http://" + srv.Addr() + "/webhooks/github"
+	}
 	// As many connections as GitHub would open: one per delivery in flight.
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}, Timeout: 10 * time.Second}
+	// A write buffer that holds a whole delivery sends it in one write (the
+	// default 4 KiB took five, and the server as many reads): the load
+	// generator shares the cores with the server it measures.
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, WriteBufferSize: len(body) + 4096}, Timeout: 10 * time.Second}
 	prefix := fmt.Sprintf("bench-%d-", time.Now().UnixNano())
 
 	total := int(float64(rate) * duration.Seconds())
@@ -110,7 +144,7 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string) err
 			time.Sleep(d)
 		}
 		wg.Go(func() {
-			req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+			req, _ := http.NewRequest(http.MethodPost, urls[i%replicas], bytes.NewReader(body))
 			req.Header.Set("X-GitHub-Event", event)
 			req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("%s%d", prefix, i))
 			req.Header.Set("X-Hub-Signature-256", sig)
@@ -135,7 +169,11 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string) err
 	wg.Wait()
 	answered := time.Since(start)
 	cancel()
-	if err := <-done; err != nil {
+	var errs []error
+	for range replicas {
+		errs = append(errs, <-done)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	ackedIDs := []string{}
@@ -155,6 +193,9 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string) err
 	db := "sqlite"
 	if dbURL != "" {
 		db = "postgres"
+	}
+	if replicas > 1 {
+		db = fmt.Sprintf("%s, %d replicas", db, replicas)
 	}
 	non2xx := 0
 	var codes []string
@@ -190,4 +231,38 @@ func count(dbURL, dataDir, prefix string, acked []string) (stored, planned, dist
 		return 0, 0, 0, 0, err
 	}
 	return stored, planned, distinct, len(acked) - len(have), nil
+}
+
+// freshSchema creates an empty schema for the run in the database dbURL
+// names and returns a URL that selects it, and a function that drops it:
+// each run starts from the same empty store, and leaves nothing behind.
+func freshSchema(ctx context.Context, dbURL string) (string, func(), error) {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return "", nil, err
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("gatehouse_bench_intake_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("create schema %s: %w", schema, err)
+	}
+	drop := func() {
+		conn, err := pgx.Connect(context.Background(), dbURL)
+		if err == nil {
+			_, err = conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			_ = conn.Close(context.Background())
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "intake: drop schema %s: %v\n", schema, err)
+		}
+	}
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
 }
