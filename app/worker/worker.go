@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/checks"
 	"github.com/gatehouse/gatehouse/checks/policy"
 	"github.com/gatehouse/gatehouse/checks/verdict"
+	"github.com/gatehouse/gatehouse/internal/stopwatch"
 	"github.com/gatehouse/gatehouse/templates"
 )
 
@@ -152,7 +153,8 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		}
 	}
 	start := w.cfg.Now()
-	ph := &phases{now: w.cfg.Now, last: start}
+	// The job's phases, for its log line (docs/performance.md reads them).
+	ph := stopwatch.Start(w.cfg.Now)
 	// The policy is read from GitHub while the mirror fetches: the scan
 	// needs both, neither needs the other.
 	loaded := make(chan loadedPolicy, 1)
@@ -173,7 +175,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 		return err
 	}
 	dec := verdict.Decide(verdict.Input{Scanned: scanned, Policy: pol, PolicyErr: polErr, Approvals: approvals, Now: w.cfg.Now()})
-	ph.mark("decide")
+	ph.Mark("decide")
 	// A run marked in progress after its verdict would reopen it.
 	if err := starting.Wait(); err != nil {
 		return err
@@ -181,7 +183,7 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 	if err := w.report(ctx, runs, s, scanned.Head, dec); err != nil {
 		return err
 	}
-	ph.mark("check_runs")
+	ph.Mark("check_runs")
 	if s.Kind == jobs.ScanPullRequest {
 		if newer := w.supersededBy(ctx, s); newer != "" {
 			// The check runs belong to this (older) commit and stay; what
@@ -192,29 +194,15 @@ func (w *Worker) Scan(ctx context.Context, s jobs.Scan, complete Completer) erro
 			return err
 		}
 	}
-	ph.mark("review")
+	ph.Mark("review")
 	// Last: a retry after a failure above records once, what was reported.
 	if err := w.record(ctx, log, gh, s, scanned.Head, dec, start, complete); err != nil {
 		return err
 	}
-	ph.mark("evidence")
+	ph.Mark("evidence")
 	log.Info("scan reported", slog.Duration("took", w.cfg.Now().Sub(start)), slog.Any("conclusions", conclusions(dec.Verdicts)),
-		slog.Group("phases", ph.attrs...))
+		slog.Group("phases", ph.Attrs()...))
 	return nil
-}
-
-// phases times a job's steps for its log line (docs/performance.md reads
-// the served path's breakdown from it).
-type phases struct {
-	now   func() time.Time
-	last  time.Time
-	attrs []any
-}
-
-func (p *phases) mark(name string) {
-	t := p.now()
-	p.attrs = append(p.attrs, slog.Duration(name, t.Sub(p.last)))
-	p.last = t
 }
 
 func (w *Worker) log(s jobs.Scan) *slog.Logger {
@@ -256,7 +244,7 @@ func (w *Worker) checkRuns(gh *github.Client, s jobs.Scan) *report.CheckRuns {
 // that does not parse is returned with the scan, for the verdict to say
 // so; a policy that could not be read is an error (GitHub unreachable: the
 // job is retried).
-func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded <-chan loadedPolicy, ph *phases) (_ *verdict.Scanned, diff []byte, _ *policy.Policy, polErr error, _ error) {
+func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded <-chan loadedPolicy, ph *stopwatch.Stopwatch) (_ *verdict.Scanned, diff []byte, _ *policy.Policy, polErr error, _ error) {
 	fail := func(err error) (*verdict.Scanned, []byte, *policy.Policy, error, error) {
 		return nil, nil, nil, nil, err
 	}
@@ -299,7 +287,7 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded
 		return fail(fmt.Errorf("fetch %s@%s: %w", s.Repo, s.HeadSHA, err))
 	}
 	defer snap.Close()
-	ph.mark("fetch")
+	ph.Mark("fetch")
 	log.Debug("mirror updated", slog.Bool("rebuilt", snap.Stats.Rebuilt), slog.Int("new_objects", snap.Stats.NewObjects))
 	compare := snap.MergeBase
 	if (s.Kind == jobs.ScanPush || s.Kind == jobs.ScanMergeGroup) && s.BaseSHA != "" {
@@ -347,14 +335,14 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded
 			return nil
 		})
 	}
-	ph.mark("range")
+	ph.Mark("range")
 	var l loadedPolicy
 	select {
 	case l = <-loaded:
 	case <-ctx.Done():
 		return fail(ctx.Err())
 	}
-	ph.mark("policy")
+	ph.Mark("policy")
 	var pe *policy.ParseError
 	if l.err != nil && !errors.As(l.err, &pe) {
 		return fail(fmt.Errorf("read the policy of %s@%s: %w", s.Repo, s.HeadSHA, l.err))
@@ -367,7 +355,7 @@ func (w *Worker) scan(ctx context.Context, log *slog.Logger, s jobs.Scan, loaded
 	if err := diffing.Wait(); err != nil {
 		return fail(err)
 	}
-	ph.mark("scan")
+	ph.Mark("scan")
 	return scanned, read, l.pol, l.err, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/checks"
+	"github.com/gatehouse/gatehouse/internal/stopwatch"
 )
 
 // Cache is the content-addressed finding cache (app/store implements it
@@ -175,7 +176,7 @@ func (p *Pipeline) scanTree(ctx context.Context, log *slog.Logger, ts treeScan) 
 }
 
 func (p *Pipeline) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeScan, useCache bool) (*checks.Response, bool, error) {
-	took := stopwatch{last: time.Now()}
+	took := stopwatch.Start(nil) // the steps, for the debug line
 	files, err := ts.tree.Files(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("list files of %s: %w", revName(ts.tree), err)
@@ -197,7 +198,7 @@ func (p *Pipeline) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeSc
 			allKeys = append(allKeys, u.key)
 		}
 	}
-	took.mark("list")
+	took.Mark("list")
 	hits := map[string][]byte{}
 	if cache != nil && useCache && keys != nil {
 		if hits, err = cache.CachedUnits(ctx, allKeys); err != nil {
@@ -205,7 +206,7 @@ func (p *Pipeline) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeSc
 			hits = map[string][]byte{}
 		}
 	}
-	took.mark("lookup")
+	took.Mark("lookup")
 	// What must run: the checks with a missed unit, and the range.
 	var run []string
 	var missed []*unit
@@ -240,12 +241,12 @@ func (p *Pipeline) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeSc
 		if err := ts.tree.Checkout(ctx, ts.dir, materializeFiles(missed), ts.rng != nil); err != nil {
 			return nil, false, fmt.Errorf("check out %s: %w", revName(ts.tree), err)
 		}
-		took.mark("checkout")
+		took.Mark("checkout")
 		target.Dir = ts.dir
 		if resp, err = p.cfg.Runner.Run(ctx, checks.Request{Target: target, Checks: run}); err != nil {
 			return nil, false, err
 		}
-		took.mark("run")
+		took.Mark("run")
 	}
 	stale := false
 	out := &checks.Response{Errors: resp.Errors}
@@ -289,9 +290,9 @@ func (p *Pipeline) scanTreeOnce(ctx context.Context, log *slog.Logger, ts treeSc
 	if len(out.Errors) == 0 {
 		out.Errors = nil
 	}
-	took.mark("merge")
+	took.Mark("merge")
 	log.Debug("tree scanned", slog.String("rev", ts.tree.Rev()), slog.Int("units", len(allKeys)), slog.Int("cached", len(hits)),
-		slog.Int("read", len(missed)), slog.Any("ran", run), slog.Group("took", took.attrs...))
+		slog.Int("read", len(missed)), slog.Any("ran", run), slog.Group("took", took.Attrs()...))
 	return out, stale, nil
 }
 
@@ -444,16 +445,4 @@ func revName(t Tree) string {
 		return r
 	}
 	return "the working directory"
-}
-
-// stopwatch times the steps of a tree scan for its debug line.
-type stopwatch struct {
-	last  time.Time
-	attrs []any
-}
-
-func (w *stopwatch) mark(step string) {
-	now := time.Now()
-	w.attrs = append(w.attrs, slog.Duration(step, now.Sub(w.last)))
-	w.last = now
 }
