@@ -67,6 +67,7 @@ func main() {
 	flag.StringVar(&so.source, "source", "", "-served: the repository's content (default: trivy's source from the module cache)")
 	flag.IntVar(&so.files, "files", 10, "-served: changed Go files per pull request, besides one planted secret")
 	flag.IntVar(&so.cold, "cold", 2, "-served: cold CI runs to compare with")
+	flag.BoolVar(&so.iac, "iac", false, "-served: each pull request also adds a Terraform file with a misconfiguration")
 	flag.BoolVar(&so.install, "install", true, "-served: install the app first (its baseline scan of the default branch), as a real installation does; false: the first pull request meets a fresh mirror")
 	flag.Parse()
 	if *dbURL != "" {

@@ -24,6 +24,9 @@ type servedOptions struct {
 	prs, files, cold int
 	source           string
 	install          bool
+	// iac adds a Terraform file to each pull request, so that its IaC
+	// check has a unit to scan.
+	iac bool
 }
 
 // measureServed times the served path one pull request at a time: the
@@ -73,8 +76,12 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 		"GATEHOUSE_CPUPROFILE=" + os.Getenv("GATEHOUSE_CPUPROFILE"), "GATEHOUSE_LOG_LEVEL=" + cmp.Or(os.Getenv("GATEHOUSE_LOG_LEVEL"), "info"),
 	})
 	p.waitReady(b)
-	fmt.Printf("served path: %s (%s), %d pull requests of %d changed Go files + 1 secret; load avg [%s]\n",
-		src, main[:12], o.prs, o.files, loadavg())
+	tf := ""
+	if o.iac {
+		tf = " + 1 Terraform file"
+	}
+	fmt.Printf("served path: %s (%s), %d pull requests of %d changed Go files + 1 secret%s; load avg [%s]\n",
+		src, main[:12], o.prs, o.files, tf, loadavg())
 	if o.install {
 		t0 := time.Now()
 		if code := deliverEvent(p.addr, "installation", "served-install", installPayload(b, repo)); code != http.StatusAccepted {
@@ -90,6 +97,9 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	for i := range o.prs {
 		branch := fmt.Sprintf("pr-%d", i)
 		files := map[string]string{fmt.Sprintf("config/creds-%d.env", i): "GITHUB_TOKEN=" + plantedToken + "\n"}
+		if o.iac {
+			files[fmt.Sprintf("deploy/pr-%d/main.tf", i)] = openIngress
+		}
 		for _, f := range goFiles {
 			c, err := os.ReadFile(filepath.Join(src, f))
 			if err != nil {
@@ -111,6 +121,9 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 		for _, r := range fake.CheckRuns("octo/big") {
 			if r.HeadSHA == pr.HeadSHA && r.Name == "gatehouse/secrets" && r.Conclusion != "failure" {
 				b.Errorf("%s: secrets concluded %q, want failure (the planted secret)", branch, r.Conclusion)
+			}
+			if o.iac && r.HeadSHA == pr.HeadSHA && r.Name == "gatehouse/iac" && r.Conclusion != "failure" {
+				b.Errorf("%s: iac concluded %q, want failure (the open security group)", branch, r.Conclusion)
 			}
 		}
 	}
@@ -153,6 +166,18 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	}
 	fmt.Printf("load avg at end [%s]\n", loadavg())
 }
+
+// openIngress is a Terraform file with one misconfiguration (a security
+// group open to the world: AWS-0107).
+const openIngress = `resource "aws_security_group" "web" {
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+`
 
 // waitCompleted waits for three completed check runs on sha.
 func waitCompleted(b *testing.B, fake *githubtest.Server, repo, sha string) {

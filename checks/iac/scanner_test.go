@@ -252,3 +252,31 @@ func TestReuse(t *testing.T) {
 		t.Errorf("second scan differs:\nfirst  %v\nsecond %v", locs(first.Findings), locs(second.Findings))
 	}
 }
+
+// TestChecksCompiledOnFirstIaCFile: New leaves trivy's checks uncompiled, a
+// scan without an IaC file leaves them so, and the first scan that finds
+// one compiles them (and finds what a fresh compile finds).
+func TestChecksCompiledOnFirstIaCFile(t *testing.T) {
+	s, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rego != nil {
+		t.Fatal("New compiled the checks")
+	}
+	plain := writeTree(t, t.TempDir(), map[string]string{"main.go": "package main\n", "README.md": "# x\n"})
+	if res := run(t, s, checks.Target{Dir: plain}); len(res.Findings) != 0 || res.Engine.Version == "" {
+		t.Fatalf("scan of a tree without IaC files: %+v", res)
+	}
+	if s.rego != nil {
+		t.Fatal("a scan without an IaC file compiled the checks")
+	}
+	docker := writeTree(t, t.TempDir(), map[string]string{"Dockerfile": "FROM alpine:3.20\nRUN echo hi\n"})
+	res := run(t, s, checks.Target{Dir: docker})
+	if s.rego == nil {
+		t.Fatal("a scan of a Dockerfile did not compile the checks")
+	}
+	if !slices.ContainsFunc(res.Findings, func(f checks.Finding) bool { return f.RuleID == "DS-0002" }) {
+		t.Errorf("Dockerfile without USER: no DS-0002 in %v", locs(res.Findings))
+	}
+}
