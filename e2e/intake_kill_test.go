@@ -168,7 +168,7 @@ func TestBinaryBurstSurvivesKill(t *testing.T) {
 				t.Errorf("acknowledged %s not stored", id)
 			}
 		}
-		stored, planned, distinct, err := s.DeliveryPlanCounts(ctx, jobs.KindDelivery, "burst-")
+		stored, planned, distinct, _, err := s.DeliveryPlanCounts(ctx, jobs.KindDelivery, "burst-")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,11 @@ const (
 	KindDeployment = "deployment"
 )
 
+// Fast are the kinds that never scan: they are worked apart from the
+// others (queue.Config.FastKinds), so that a burst of deliveries is planned
+// while scans run, and a pull request's planning never waits for one.
+var Fast = []string{KindDelivery, KindApproval}
+
 // Delivery is the argument of a KindDelivery job.
 type Delivery struct {
 	DeliveryID string `json:"delivery_id"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -136,6 +137,9 @@ func (q *Queue) prepare(kind string, args any, opts EnqueueOpts) (rawArgs, *rive
 	ropts := &river.InsertOpts{
 		MaxAttempts: cmp.Or(opts.MaxAttempts, k.opts.MaxAttempts, q.cfg.MaxAttempts),
 		ScheduledAt: opts.ScheduledAt,
+	}
+	if slices.Contains(q.cfg.FastKinds, kind) {
+		ropts.Queue = QueueFast
 	}
 	return rawArgs{kind: kind, data: data, uniqueKey: opts.UniqueKey}, ropts, nil
 }

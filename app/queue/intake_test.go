@@ -94,7 +94,7 @@ func TestIntakeGroupCommit(t *testing.T) {
 				t.Errorf("acknowledged %s is not stored: %v", id, err)
 			}
 		}
-		stored, jobs, distinct, err := s.DeliveryPlanCounts(ctx, "plan", "dlv-")
+		stored, jobs, distinct, _, err := s.DeliveryPlanCounts(ctx, "plan", "dlv-")
 		if err != nil || stored != n || jobs != n || distinct != n {
 			t.Errorf("stored %d, jobs %d for %d deliveries (%v); want %d each", stored, jobs, distinct, err, n)
 		}
@@ -273,7 +273,7 @@ func runBurst(t *testing.T, ctx context.Context, cfg store.Config, env []byte) {
 			t.Errorf("acknowledged %s lost by kill -9", id)
 		}
 	}
-	stored, jobs, distinct, err := s.DeliveryPlanCounts(ctx, "plan", "burst-")
+	stored, jobs, distinct, _, err := s.DeliveryPlanCounts(ctx, "plan", "burst-")
 	if err != nil || jobs != stored || distinct != stored {
 		t.Errorf("after kill: %d stored, %d jobs for %d deliveries (%v): want one job each", stored, jobs, distinct, err)
 	}

@@ -35,10 +35,14 @@ const (
 	// second's poll was up to two seconds of every verdict. A poll is one
 	// short local query.
 	DefaultPollIntervalSQLite = 100 * time.Millisecond
-	DefaultMaxAttempts        = 10
-	DefaultJobTimeout         = 10 * time.Minute
-	DefaultRetryBackoff       = time.Second
-	DefaultRetryBackoffMax    = 10 * time.Minute
+	// DefaultFastWorkers works up to eight short jobs at once; river
+	// fetches at most once per FetchCooldown (100 ms), as many jobs as
+	// there are free slots, so this is also the most planned per fetch.
+	DefaultFastWorkers     = 8
+	DefaultMaxAttempts     = 10
+	DefaultJobTimeout      = 10 * time.Minute
+	DefaultRetryBackoff    = time.Second
+	DefaultRetryBackoffMax = 10 * time.Minute
 	// DefaultRescueMargin is added to the longest job timeout to decide when
 	// a job left "running" by a dead process is given to another worker.
 	DefaultRescueMargin = 5 * time.Minute
@@ -102,6 +106,17 @@ type Config struct {
 	// Workers is how many jobs this process works at once. 0 means insert
 	// only (the "web" role): the process enqueues but never works jobs.
 	Workers int
+	// FastKinds are the kinds of short jobs (planning a delivery, taking
+	// an approval) worked in a queue of their own (QueueFast) by FastWorkers
+	// more workers, so that they never wait for a slot behind long ones
+	// (scans): a burst of deliveries was planned two at a time, at most
+	// twenty a second, and not at all while two scans ran. Every role must
+	// be given the same list: it picks the queue a job is inserted into.
+	FastKinds []string
+	// FastWorkers is how many fast jobs this process works at once, on top
+	// of Workers (default DefaultFastWorkers; ignored without FastKinds or
+	// when Workers is 0).
+	FastWorkers int
 	// Logger receives job failures and river's own logs; nil discards them.
 	Logger *slog.Logger
 	// PollInterval is how often workers look for jobs they were not told
@@ -136,6 +151,10 @@ type Config struct {
 	OnDiscard func(ctx context.Context, job *Job, err error)
 }
 
+// QueueFast is river's queue for Config.FastKinds; every other kind is
+// worked in river's default queue.
+const QueueFast = "fast"
+
 // Queue enqueues jobs and, unless insert-only, works them.
 type Queue struct {
 	store    *store.Store
@@ -169,6 +188,9 @@ func New(s *store.Store, cfg Config) (*Queue, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.FastWorkers <= 0 {
+		cfg.FastWorkers = DefaultFastWorkers
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -274,6 +296,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	}
 	rc := q.riverConfig()
 	rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}}
+	if len(q.cfg.FastKinds) > 0 {
+		rc.Queues[QueueFast] = river.QueueConfig{MaxWorkers: q.cfg.FastWorkers}
+	}
 	rc.Workers = river.NewWorkers()
 	longest := q.cfg.JobTimeout
 	lease := q.lease()

@@ -275,3 +275,69 @@ func blockingQueue(t *testing.T, s *store.Store) (*queue.Queue, <-chan struct{},
 	}
 	return q, started, release
 }
+
+// TestFastKindsDoNotWaitForLongJobs: with every default slot held by a
+// long job and another waiting behind it, fast jobs (planning) are still
+// worked, whichever role enqueued them (an insert-only process given the
+// same FastKinds routes them the same way).
+func TestFastKindsDoNotWaitForLongJobs(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, driver string) {
+		ctx := context.Background()
+		s := storetest.Open(t, driver)
+		cfg := testConfig(t, 1)
+		cfg.FastKinds, cfg.FastWorkers = []string{"plan"}, 4
+		q := newQueue(t, s, cfg)
+		started, release := make(chan struct{}, 2), make(chan struct{})
+		q.Register("scan", func(ctx context.Context, _ *queue.Job) error {
+			started <- struct{}{}
+			select {
+			case <-release:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}, queue.KindOptions{MaxAttempts: 1})
+		planned := make(chan struct{}, 100)
+		q.Register("plan", func(context.Context, *queue.Job) error {
+			planned <- struct{}{}
+			return nil
+		}, queue.KindOptions{MaxAttempts: 1})
+		if err := q.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer close(release)
+		for range 2 {
+			if err := q.Enqueue(ctx, "scan", nil, queue.EnqueueOpts{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-started // the one default slot is taken; the second scan waits
+
+		webCfg := testConfig(t, 0)
+		webCfg.FastKinds = cfg.FastKinds
+		web := newQueue(t, s, webCfg)
+		const n = 20
+		for i := range n {
+			enq := q
+			if i%2 == 1 {
+				enq = web
+			}
+			if err := enq.Enqueue(ctx, "plan", nil, queue.EnqueueOpts{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		deadline := time.After(30 * time.Second)
+		for i := range n {
+			select {
+			case <-planned:
+			case <-deadline:
+				t.Fatalf("%d of %d fast jobs worked while a long job held the default queue's slot", i, n)
+			}
+		}
+		select {
+		case <-started:
+			t.Error("the second scan started while the first held the only default slot")
+		default:
+		}
+	})
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/app/ghclient"
 	"github.com/gatehouse/gatehouse/app/gitfetch"
+	"github.com/gatehouse/gatehouse/app/jobs"
 	"github.com/gatehouse/gatehouse/app/planner"
 	"github.com/gatehouse/gatehouse/app/queue"
 	"github.com/gatehouse/gatehouse/app/setup"
@@ -60,6 +61,7 @@ func (s *Server) newQueue(workers int) (*queue.Queue, error) {
 	cfg := s.cfg
 	return queue.New(s.store, queue.Config{
 		Workers: workers, Logger: cfg.Logger, RetryBackoff: cfg.JobRetryBase, PollInterval: cfg.PollInterval,
+		FastKinds:            jobs.Fast,
 		JobTimeout:           cfg.ScanTimeout,
 		RescueStuckJobsAfter: cfg.ScanTimeout + min(max(cfg.ScanTimeout/2, 10*time.Second), time.Minute),
 		OnDiscard:            s.onDiscard,

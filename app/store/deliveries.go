@@ -179,21 +179,22 @@ func (q Queries) present(ctx context.Context, table, column string, keys []strin
 }
 
 // DeliveryPlanCounts counts, among the deliveries whose ID starts with
-// prefix, those stored, the planning jobs of kind enqueued for them, and
-// how many distinct deliveries those jobs name (benchmarks and tests check
-// that every stored delivery is planned exactly once).
-func (s *Store) DeliveryPlanCounts(ctx context.Context, kind, prefix string) (stored, jobs, distinct int, err error) {
+// prefix, those stored, the planning jobs of kind enqueued for them, how
+// many distinct deliveries those jobs name (benchmarks and tests check
+// that every stored delivery is planned exactly once), and how many of
+// those jobs have completed.
+func (s *Store) DeliveryPlanCounts(ctx context.Context, kind, prefix string) (stored, jobs, distinct, completed int, err error) {
 	arg := `json_extract(args, '$.delivery_id')`
 	if s.driver == DriverPostgres {
 		arg = `args->>'delivery_id'`
 	}
 	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
-	var a, b, c int64
+	var a, b, c, d int64
 	if err = s.db.queryRow(ctx, `SELECT count(*) FROM deliveries WHERE id LIKE $1 ESCAPE '\'`, like).Scan(&a); err != nil {
-		return 0, 0, 0, fmt.Errorf("count deliveries: %w", err)
+		return 0, 0, 0, 0, fmt.Errorf("count deliveries: %w", err)
 	}
-	if err = s.db.queryRow(ctx, `SELECT count(*), count(DISTINCT `+arg+`) FROM river_job WHERE kind = $1 AND `+arg+` LIKE $2 ESCAPE '\'`, kind, like).Scan(&b, &c); err != nil {
-		return 0, 0, 0, fmt.Errorf("count planning jobs: %w", err)
+	if err = s.db.queryRow(ctx, `SELECT count(*), count(DISTINCT `+arg+`), count(*) FILTER (WHERE state = 'completed') FROM river_job WHERE kind = $1 AND `+arg+` LIKE $2 ESCAPE '\'`, kind, like).Scan(&b, &c, &d); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("count planning jobs: %w", err)
 	}
-	return int(a), int(b), int(c), nil
+	return int(a), int(b), int(c), int(d), nil
 }

@@ -2,11 +2,15 @@
 // loop: signed deliveries of an event gatehouse stores (issue_comment by
 // default) leave at their scheduled times whatever the answers do, and each
 // latency is counted from the scheduled time, so a stalled server shows as
-// latency rather than as a slower sender. The server is a web-role
-// gatehouse (verify, store and enqueue; no scanning), or with -replicas N
-// several of them on one Postgres, each with its own store (its own pool
-// and intake) as separate replicas would be, the deliveries dealt to them
-// in turn (a round-robin load balancer). Afterwards it counts what was
+// latency rather than as a slower sender. On SQLite the server is serve's
+// default, the all role: its workers plan each stored delivery as it comes
+// (a plain comment is planned without a call to GitHub; the app is
+// configured against a fake GitHub), sharing the one SQLite connection with
+// the intake. On Postgres it is a web-role gatehouse (verify, store and
+// enqueue; no scanning), or with -replicas N several of them on one
+// Postgres, each with its own store (its own pool and intake) as separate
+// replicas would be, the deliveries dealt to them in turn (a round-robin
+// load balancer). -role overrides either. Afterwards it counts what was
 // stored and planned: every acknowledged delivery must be stored, with
 // exactly one planning job.
 //
@@ -35,13 +39,17 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/gatehouse/gatehouse/app/jobs"
+	"github.com/gatehouse/gatehouse/app/policysource"
 	"github.com/gatehouse/gatehouse/app/server"
 	"github.com/gatehouse/gatehouse/app/store"
+	"github.com/gatehouse/gatehouse/checks/registry"
+	"github.com/gatehouse/gatehouse/internal/githubtest"
 )
 
 func main() {
@@ -52,7 +60,18 @@ func main() {
 	event := flag.String("event", "", "X-GitHub-Event (default: the payload file's name up to its first dot)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run here")
 	replicas := flag.Int("replicas", 1, "web replicas on one Postgres, taking the deliveries in turn")
+	role := flag.String("role", "", "all (workers planning what is stored) or web; default all on SQLite, web on Postgres")
 	flag.Parse()
+	if *role == "" {
+		*role = server.RoleAll
+		if *dbURL != "" {
+			*role = server.RoleWeb
+		}
+	}
+	if *role != server.RoleAll && *role != server.RoleWeb {
+		fmt.Fprintln(os.Stderr, "intake: -role must be all or web")
+		os.Exit(2)
+	}
 	if *replicas < 1 || (*replicas > 1 && *dbURL == "") {
 		fmt.Fprintln(os.Stderr, "intake: -replicas must be 1, or more with -database-url (replicas share a Postgres)")
 		os.Exit(2)
@@ -69,14 +88,21 @@ func main() {
 		_ = pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rate, *duration, *dbURL, *payloadPath, *event, *replicas); err != nil {
+	var err error
+	// testing.Benchmark gives the fake GitHub the testing.TB it wants,
+	// outside go test; the function runs once (it takes longer than the
+	// benchmark time).
+	testing.Benchmark(func(b *testing.B) {
+		err = run(b, *rate, *duration, *dbURL, *payloadPath, *event, *replicas, *role)
+	})
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "intake:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(rate int, duration time.Duration, dbURL, payloadPath, event string, replicas int) error {
+func run(b *testing.B, rate int, duration time.Duration, dbURL, payloadPath, event string, replicas int, role string) error {
 	body, err := os.ReadFile(payloadPath)
 	if err != nil {
 		return err
@@ -106,10 +132,16 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string, rep
 		if replicas > 1 {
 			dir = filepath.Join(dataDir, fmt.Sprint(r))
 		}
-		srv, err := server.New(ctx, server.Config{
-			Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, Role: server.RoleWeb,
+		cfg := server.Config{
+			Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, Role: role,
 			WebhookSecrets: [][]byte{secret}, Logger: slog.New(slog.DiscardHandler),
-		})
+		}
+		if role == server.RoleAll {
+			if err := configureWork(b, &cfg); err != nil {
+				return err
+			}
+		}
+		srv, err := server.New(ctx, cfg)
 		if err != nil {
 			cancel()
 			for range r {
@@ -182,7 +214,7 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string, rep
 			ackedIDs = append(ackedIDs, fmt.Sprintf("%s%d", prefix, i))
 		}
 	}
-	stored, planned, distinct, missing, err := count(dbURL, dataDir, prefix, ackedIDs)
+	stored, planned, distinct, completed, missing, err := count(dbURL, dataDir, prefix, ackedIDs)
 	if err != nil {
 		return err
 	}
@@ -197,6 +229,7 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string, rep
 	if replicas > 1 {
 		db = fmt.Sprintf("%s, %d replicas", db, replicas)
 	}
+	db += ", role " + role
 	non2xx := 0
 	var codes []string
 	for s, n := range statuses {
@@ -206,31 +239,46 @@ func run(rate int, duration time.Duration, dbURL, payloadPath, event string, rep
 		codes = append(codes, fmt.Sprintf("%s×%d", s, n))
 	}
 	slices.Sort(codes)
-	fmt.Printf("intake %s %s: offered %d at %d/s (sent in %.1fs), answered %.0f/s — p50 %s p99 %s max %s; non-2xx %d [%s]; acknowledged %d, stored %d, planned %d (distinct %d), acknowledged but not stored %d\n",
+	fmt.Printf("intake %s %s: offered %d at %d/s (sent in %.1fs), answered %.0f/s — p50 %s p99 %s max %s; non-2xx %d [%s]; acknowledged %d, stored %d, planned %d (distinct %d, completed %d), acknowledged but not stored %d\n",
 		db, event, total, rate, sent.Seconds(), float64(total)/answered.Seconds(), pct(0.50), pct(0.99), lat[len(lat)-1].Round(10*time.Microsecond),
-		non2xx, strings.Join(codes, " "), len(ackedIDs), stored, planned, distinct, missing)
+		non2xx, strings.Join(codes, " "), len(ackedIDs), stored, planned, distinct, completed, missing)
 	if missing > 0 || planned != stored || distinct != stored {
 		return fmt.Errorf("acknowledged deliveries lost or planned other than once")
 	}
 	return nil
 }
 
+// configureWork gives cfg what the all role needs: an app (on a fake
+// GitHub) and the engines. Planning a plain comment calls neither.
+func configureWork(b *testing.B, cfg *server.Config) error {
+	fake := githubtest.New(b)
+	set, err := registry.New(registry.Options{DataDir: cfg.DataDir, Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
+	b.Cleanup(func() { _ = set.Close() })
+	cfg.AppID, cfg.PrivateKey, cfg.GitHubURL = fake.AppID(), fake.PrivateKeyPEM(), fake.URL()
+	cfg.Runner, cfg.Checks, cfg.Splitters = set.Runner(), registry.Names, registry.Splitters()
+	cfg.Policies = &policysource.Source{}
+	return nil
+}
+
 // count reads what the run left in the store.
-func count(dbURL, dataDir, prefix string, acked []string) (stored, planned, distinct, missing int, err error) {
+func count(dbURL, dataDir, prefix string, acked []string) (stored, planned, distinct, completed, missing int, err error) {
 	ctx := context.Background()
 	st, err := store.Open(ctx, store.Config{URL: dbURL, DataDir: dataDir})
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, 0, 0, err
 	}
 	defer st.Close()
-	if stored, planned, distinct, err = st.DeliveryPlanCounts(ctx, jobs.KindDelivery, prefix); err != nil {
-		return 0, 0, 0, 0, err
+	if stored, planned, distinct, completed, err = st.DeliveryPlanCounts(ctx, jobs.KindDelivery, prefix); err != nil {
+		return 0, 0, 0, 0, 0, err
 	}
 	have, err := st.DeliveryIDsStored(ctx, acked)
 	if err != nil {
-		return 0, 0, 0, 0, err
+		return 0, 0, 0, 0, 0, err
 	}
-	return stored, planned, distinct, len(acked) - len(have), nil
+	return stored, planned, distinct, completed, len(acked) - len(have), nil
 }
 
 // freshSchema creates an empty schema for the run in the database dbURL
