@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+	"modernc.org/sqlite" // the pure-Go SQLite database/sql driver
 )
 
 // SQLiteFile is the database file's name under the data directory.
@@ -50,11 +50,12 @@ func openSQLite(ctx context.Context, dataDir string, log *slog.Logger) (*Store, 
 	}
 
 	dsn := (&url.URL{Scheme: "file", OmitHost: true, Path: path, RawQuery: sqlitePragmas}).String()
-	db, err := sql.Open("sqlite", dsn)
+	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		_ = lock.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	db := sql.OpenDB(cachingConnector{connector})
 	// SQLite runs one writer at a time and answers a second concurrent one
 	// with SQLITE_BUSY; river's SQLite driver asks for a single connection so
 	// that its background services queue up in the pool instead.

@@ -19,6 +19,9 @@ type memSampler struct {
 
 	mu       sync.Mutex
 	treePeak int64
+	// rootPeak and childPeak are the largest sampled Pss of a worker
+	// process alone and of any one of its descendants (a sandbox child).
+	rootPeak, childPeak int64
 	stopc    chan struct{}
 	done     chan struct{}
 }
@@ -31,9 +34,11 @@ func sampleMemory(web *proc, workers []*proc) *memSampler {
 		defer tick.Stop()
 		for {
 			for _, w := range workers {
-				rss := treeRSS(w.cmd.Process.Pid)
+				rss, root, child := treeRSS(w.cmd.Process.Pid)
 				m.mu.Lock()
 				m.treePeak = max(m.treePeak, rss)
+				m.rootPeak = max(m.rootPeak, root)
+				m.childPeak = max(m.childPeak, child)
 				m.mu.Unlock()
 			}
 			select {
@@ -62,10 +67,19 @@ func (m *memSampler) stop() (web, worker, tree int64) {
 	return web, worker, m.treePeak
 }
 
+// parts returns the largest sampled Pss of a worker process alone and of
+// any one of its descendants.
+func (m *memSampler) parts() (root, child int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rootPeak, m.childPeak
+}
+
 // treeRSS is the resident memory of pid and all its descendants, counted
 // as proportional set size (Pss), so the pages parent and children share
-// (the same binary) are counted once, as the pod's memory cgroup does.
-func treeRSS(pid int) int64 {
+// (the same binary) are counted once, as the pod's memory cgroup does; and
+// pid's own and its largest descendant's share of it.
+func treeRSS(pid int) (total, root, child int64) {
 	children := map[int][]int{}
 	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, p := range procs {
@@ -86,15 +100,20 @@ func treeRSS(pid int) int64 {
 		self, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 		children[ppid] = append(children[ppid], self)
 	}
-	var total int64
 	stack := []int{pid}
 	for len(stack) > 0 {
 		p := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		total += pss(p)
+		v := pss(p)
+		total += v
+		if p == pid {
+			root = v
+		} else {
+			child = max(child, v)
+		}
 		stack = append(stack, children[p]...)
 	}
-	return total
+	return total, root, child
 }
 
 // pss is a process's proportional set size in bytes (its VmRSS when

@@ -131,7 +131,8 @@ func measureServed(b *testing.B, bin string, o servedOptions) {
 	p50 := sample.Percentile(took, 50)
 	fmt.Printf("verdict (webhook in -> last check run completed): p50 %s, worst %s (first, fresh mirror: %s); all %v\n",
 		p50, slices.Max(took).Round(time.Millisecond), took[0].Round(time.Millisecond), sample.Rounded(took))
-	fmt.Printf("peak RSS of gatehouse serve with its sandbox children: %d MiB\n", tree>>20)
+	root, child := mem.parts()
+	fmt.Printf("peak PSS of gatehouse serve with its sandbox children: %d MiB (serve alone: %d MiB, largest child: %d MiB)\n", tree>>20, root>>20, child>>20)
 	if path := os.Getenv("GATEHOUSE_BENCH_LOG"); path != "" {
 		if err := os.WriteFile(path, []byte(p.logs()), 0o644); err != nil {
 			b.Error(err)

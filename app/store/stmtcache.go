@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"reflect"
+
+	lru "github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// stmtCacheSize bounds the statements kept per SQLite connection. river and
+// gatehouse together run a few dozen distinct statements.
+const stmtCacheSize = 128
+
+// cachingConnector opens SQLite connections that keep their prepared
+// statements by SQL text.
+//
+// Hand-written because nothing else does it for this driver: river's SQLite
+// driver, like gatehouse's own queries, runs SQL text through
+// db.QueryContext and db.ExecContext; database/sql keeps prepared
+// statements only for a *sql.Stmt, and modernc's driver parses and plans
+// the text again on every call. At 2,000 deliveries a second that parse
+// (river's bulk insert for every batch, its fetch and completion for every
+// poll) was a fifth of the process's CPU. pgx keeps such a cache for
+// Postgres itself.
+type cachingConnector struct {
+	driver.Connector
+}
+
+func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, need := range []bool{
+		implements[driver.ConnPrepareContext](conn), implements[driver.ConnBeginTx](conn),
+		implements[driver.ExecerContext](conn), implements[driver.QueryerContext](conn),
+	} {
+		if !need {
+			_ = conn.Close()
+			return nil, errors.New("sqlite driver: connection lacks a context interface the statement cache needs")
+		}
+	}
+	cc := &cachingConn{Conn: conn}
+	cc.stmts, _ = lru.NewLRU(stmtCacheSize, func(_ string, s *cachedStmt) {
+		s.evicted = true
+		if !s.busy {
+			_ = s.stmt.Close()
+		}
+	})
+	return cc, nil
+}
+
+func implements[T any](v any) bool {
+	_, ok := v.(T)
+	return ok
+}
+
+// cachingConn is one connection and its statements. database/sql uses a
+// connection from one goroutine at a time, so it needs no lock; but a
+// statement's rows may still be open when the same text runs again (a
+// query inside another's loop), so a busy statement is not reused: that
+// run gets a statement of its own, closed after it.
+type cachingConn struct {
+	driver.Conn
+	stmts *lru.LRU[string, *cachedStmt]
+}
+
+type cachedStmt struct {
+	stmt    driver.Stmt
+	busy    bool // rows of it are open
+	evicted bool // dropped from the cache: close once not busy
+}
+
+var (
+	_ driver.ConnPrepareContext = (*cachingConn)(nil)
+	_ driver.ConnBeginTx        = (*cachingConn)(nil)
+	_ driver.ExecerContext      = (*cachingConn)(nil)
+	_ driver.QueryerContext     = (*cachingConn)(nil)
+	_ driver.SessionResetter    = (*cachingConn)(nil)
+	_ driver.Validator          = (*cachingConn)(nil)
+	_ driver.Pinger             = (*cachingConn)(nil)
+)
+
+// stmt returns the cached statement for query, preparing and caching it
+// the first time, or (own) a statement of its own when the cached one is
+// busy.
+func (c *cachingConn) stmt(ctx context.Context, query string) (s *cachedStmt, own bool, err error) {
+	if s, ok := c.stmts.Get(query); ok {
+		if !s.busy {
+			return s, false, nil
+		}
+		st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+		if err != nil {
+			return nil, false, err
+		}
+		return &cachedStmt{stmt: st}, true, nil
+	}
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	if err != nil {
+		return nil, false, err
+	}
+	s = &cachedStmt{stmt: st}
+	c.stmts.Add(query, s)
+	return s, false, nil
+}
+
+// release ends a use of s.
+func release(s *cachedStmt, own bool) {
+	s.busy = false
+	if own || s.evicted {
+		_ = s.stmt.Close()
+	}
+}
+
+func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	s, own, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.busy = true
+	defer release(s, own)
+	return s.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
+func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	s, own, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.busy = true
+	rows, err := s.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+	if err != nil {
+		release(s, own)
+		return nil, err
+	}
+	return &cachedRows{Rows: rows, release: func() { release(s, own) }}, nil
+}
+
+func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+}
+
+func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *cachingConn) ResetSession(ctx context.Context) error {
+	if r, ok := c.Conn.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
+}
+
+func (c *cachingConn) IsValid() bool {
+	if v, ok := c.Conn.(driver.Validator); ok {
+		return v.IsValid()
+	}
+	return true
+}
+
+func (c *cachingConn) Ping(ctx context.Context) error {
+	if p, ok := c.Conn.(driver.Pinger); ok {
+		return p.Ping(ctx)
+	}
+	return nil
+}
+
+// Close closes the cached statements, then the connection.
+func (c *cachingConn) Close() error {
+	c.stmts.Purge() // the eviction callback closes each one not busy
+	return c.Conn.Close()
+}
+
+// cachedRows gives its statement back when closed.
+type cachedRows struct {
+	driver.Rows
+	closed  bool
+	release func()
+}
+
+func (r *cachedRows) Close() error {
+	err := r.Rows.Close()
+	if !r.closed {
+		r.closed = true
+		r.release()
+	}
+	return err
+}
+
+// The column type methods are passed on when the driver's rows have them.
+
+func (r *cachedRows) ColumnTypeDatabaseTypeName(i int) string {
+	if t, ok := r.Rows.(driver.RowsColumnTypeDatabaseTypeName); ok {
+		return t.ColumnTypeDatabaseTypeName(i)
+	}
+	return ""
+}
+
+func (r *cachedRows) ColumnTypeLength(i int) (int64, bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypeLength); ok {
+		return t.ColumnTypeLength(i)
+	}
+	return 0, false
+}
+
+func (r *cachedRows) ColumnTypeNullable(i int) (nullable, ok bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypeNullable); ok {
+		return t.ColumnTypeNullable(i)
+	}
+	return false, false
+}
+
+func (r *cachedRows) ColumnTypePrecisionScale(i int) (precision, scale int64, ok bool) {
+	if t, ok := r.Rows.(driver.RowsColumnTypePrecisionScale); ok {
+		return t.ColumnTypePrecisionScale(i)
+	}
+	return 0, 0, false
+}
+
+func (r *cachedRows) ColumnTypeScanType(i int) reflect.Type {
+	if t, ok := r.Rows.(driver.RowsColumnTypeScanType); ok {
+		return t.ColumnTypeScanType(i)
+	}
+	return reflect.TypeFor[any]()
+}
