@@ -22,8 +22,8 @@ type memSampler struct {
 	// rootPeak and childPeak are the largest sampled Pss of a worker
 	// process alone and of any one of its descendants (a sandbox child).
 	rootPeak, childPeak int64
-	stopc    chan struct{}
-	done     chan struct{}
+	stopc               chan struct{}
+	done                chan struct{}
 }
 
 func sampleMemory(web *proc, workers []*proc) *memSampler {
