@@ -10,8 +10,14 @@ import (
 )
 
 // stmtCacheSize bounds the statements kept per SQLite connection. river and
-// gatehouse together run a few dozen distinct statements.
+// gatehouse together run a few dozen distinct fixed statements.
 const stmtCacheSize = 128
+
+// maxCachedArgs: a statement with more parameters is not kept. Multi-row
+// inserts and IN lists (InsertDeliveries, present) have a text per batch
+// size, up to thousands of parameters: kept, each size would hold memory
+// and push the fixed statements out.
+const maxCachedArgs = 32
 
 // cachingConnector opens SQLite connections that keep their prepared
 // statements by SQL text.
@@ -64,7 +70,8 @@ func implements[T any](v any) bool {
 // run gets a statement of its own, closed after it.
 type cachingConn struct {
 	driver.Conn
-	stmts *lru.LRU[string, *cachedStmt]
+	stmts  *lru.LRU[string, *cachedStmt]
+	closed bool
 }
 
 type cachedStmt struct {
@@ -85,57 +92,59 @@ var (
 
 // stmt returns the cached statement for query, preparing and caching it
 // the first time, or (own) a statement of its own when the cached one is
-// busy.
-func (c *cachingConn) stmt(ctx context.Context, query string) (s *cachedStmt, own bool, err error) {
-	if s, ok := c.stmts.Get(query); ok {
-		if !s.busy {
+// busy or query has more than maxCachedArgs parameters.
+func (c *cachingConn) stmt(ctx context.Context, query string, args int) (s *cachedStmt, own bool, err error) {
+	if args <= maxCachedArgs {
+		if s, ok := c.stmts.Get(query); ok && !s.busy {
+			return s, false, nil
+		} else if !ok {
+			st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+			if err != nil {
+				return nil, false, err
+			}
+			s = &cachedStmt{stmt: st}
+			c.stmts.Add(query, s)
 			return s, false, nil
 		}
-		st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-		if err != nil {
-			return nil, false, err
-		}
-		return &cachedStmt{stmt: st}, true, nil
 	}
 	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
 	if err != nil {
 		return nil, false, err
 	}
-	s = &cachedStmt{stmt: st}
-	c.stmts.Add(query, s)
-	return s, false, nil
+	return &cachedStmt{stmt: st}, true, nil
 }
 
-// release ends a use of s.
-func release(s *cachedStmt, own bool) {
+// release ends a use of s. After the connection closed, the statements are
+// gone with it (database/sql closes no connection while rows are open).
+func (c *cachingConn) release(s *cachedStmt, own bool) {
 	s.busy = false
-	if own || s.evicted {
+	if (own || s.evicted) && !c.closed {
 		_ = s.stmt.Close()
 	}
 }
 
 func (c *cachingConn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
-	s, own, err := c.stmt(ctx, query)
+	s, own, err := c.stmt(ctx, query, len(args))
 	if err != nil {
 		return nil, err
 	}
 	s.busy = true
-	defer release(s, own)
+	defer c.release(s, own)
 	return s.stmt.(driver.StmtExecContext).ExecContext(ctx, args)
 }
 
 func (c *cachingConn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
-	s, own, err := c.stmt(ctx, query)
+	s, own, err := c.stmt(ctx, query, len(args))
 	if err != nil {
 		return nil, err
 	}
 	s.busy = true
 	rows, err := s.stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
 	if err != nil {
-		release(s, own)
+		c.release(s, own)
 		return nil, err
 	}
-	return &cachedRows{Rows: rows, release: func() { release(s, own) }}, nil
+	return &cachedRows{Rows: rows, release: func() { c.release(s, own) }}, nil
 }
 
 func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
@@ -170,6 +179,7 @@ func (c *cachingConn) Ping(ctx context.Context) error {
 // Close closes the cached statements, then the connection.
 func (c *cachingConn) Close() error {
 	c.stmts.Purge() // the eviction callback closes each one not busy
+	c.closed = true
 	return c.Conn.Close()
 }
 
@@ -181,11 +191,12 @@ type cachedRows struct {
 }
 
 func (r *cachedRows) Close() error {
-	err := r.Rows.Close()
-	if !r.closed {
-		r.closed = true
-		r.release()
+	if r.closed {
+		return nil
 	}
+	r.closed = true
+	err := r.Rows.Close()
+	r.release()
 	return err
 }
 

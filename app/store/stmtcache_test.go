@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,20 @@ func TestStatementCacheReusesStatements(t *testing.T) {
 	}
 	if again, _ := cc.stmts.Peek(insert); again != first {
 		t.Error("the insert was prepared again")
+	}
+	// A statement with many parameters (a multi-row insert, an IN list:
+	// one text per batch size) is run but not kept.
+	many := `SELECT count(*) FROM t WHERE k IN (?` + strings.Repeat(`, ?`, maxCachedArgs) + `)`
+	args := make([]any, maxCachedArgs+1)
+	for i := range args {
+		args[i] = i
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, many, args...).Scan(&n); err != nil || n != maxCachedArgs+1 {
+		t.Fatalf("IN list: %d, %v", n, err)
+	}
+	if _, kept := cc.stmts.Peek(many); kept {
+		t.Errorf("a statement of %d parameters was cached", maxCachedArgs+1)
 	}
 	for i := range 51 {
 		var v string

@@ -17,8 +17,9 @@ const (
 	cleanDir   = "../../testdata/repos/clean"
 )
 
-// sharedScanner compiles the checks once for the whole test binary; the
-// tests that measure or exercise construction build their own.
+// sharedScanner is one Scanner for the whole test binary, so the checks
+// are compiled once (by its first IaC scan); the tests that measure or
+// exercise construction build their own.
 var sharedScanner = sync.OnceValues(func() (*Scanner, error) { return New(Options{}) })
 
 func scanner(t testing.TB) *Scanner {

@@ -112,7 +112,13 @@ func TestTripwireCatchesTrivyDefault(t *testing.T) {
 	if err := fsys.WriteVirtualFile("main.tf", []byte(remoteSources(tw.hostPort())["git/main.tf"]), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	rs := scanner(t).rego
+	s := scanner(t)
+	s.mu.Lock()
+	rs, err := s.compiled()
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tf := terraform.New(rego.WithRegoScanner(rs), terraform.ScannerWithSkipCachedModules(true),
 		options.ScannerOption(terraform.ScannerWithAllDirectories(true)))
 	_, _ = tf.ScanFS(context.Background(), fsys, ".") // the download fails; only the attempt matters

@@ -47,8 +47,9 @@ type Set struct {
 	maxFileSize int64
 }
 
-// New loads every engine once: gitleaks' rules, trivy's compiled checks and
-// the vulnerability DB (opened read-only; a missing DB is reported per scan).
+// New loads every engine once: gitleaks' rules and the vulnerability DB
+// (opened read-only; a missing DB is reported per scan). trivy's IaC checks
+// are compiled by the first scan that finds an IaC file (iac.New).
 func New(opts Options) (*Set, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

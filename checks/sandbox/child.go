@@ -85,10 +85,10 @@ func ServeChild(ctx context.Context, load Loader) error {
 		defer func() { _ = closeEngines() }()
 	}
 	ready.LoadMillis = time.Since(start).Milliseconds()
-	// Loading the engines (compiling the IaC checks above all) leaves
-	// about as much garbage as it keeps; a warm child holds it until its
-	// job unless it is collected and returned now, and the pool keeps
-	// two warm children waiting.
+	// Loading the engines (gitleaks' rules above all; trivy's IaC checks
+	// are compiled later, by a job that has IaC files) leaves garbage; a
+	// warm child holds it until its job unless it is collected and
+	// returned now, and the pool keeps two warm children waiting.
 	debug.FreeOSMemory()
 	if err := writeLine(out, ready); err != nil {
 		return err
