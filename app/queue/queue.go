@@ -35,14 +35,10 @@ const (
 	// second's poll was up to two seconds of every verdict. A poll is one
 	// short local query.
 	DefaultPollIntervalSQLite = 100 * time.Millisecond
-	// DefaultFastWorkers works up to eight short jobs at once; river
-	// fetches at most once per FetchCooldown (100 ms), as many jobs as
-	// there are free slots, so this is also the most planned per fetch.
-	DefaultFastWorkers     = 8
-	DefaultMaxAttempts     = 10
-	DefaultJobTimeout      = 10 * time.Minute
-	DefaultRetryBackoff    = time.Second
-	DefaultRetryBackoffMax = 10 * time.Minute
+	DefaultMaxAttempts        = 10
+	DefaultJobTimeout         = 10 * time.Minute
+	DefaultRetryBackoff       = time.Second
+	DefaultRetryBackoffMax    = 10 * time.Minute
 	// DefaultRescueMargin is added to the longest job timeout to decide when
 	// a job left "running" by a dead process is given to another worker.
 	DefaultRescueMargin = 5 * time.Minute
@@ -109,13 +105,15 @@ type Config struct {
 	// FastKinds are the kinds of short jobs (planning a delivery, taking
 	// an approval) worked in a queue of their own (QueueFast) by FastWorkers
 	// more workers, so that they never wait for a slot behind long ones
-	// (scans): a burst of deliveries was planned two at a time, at most
-	// twenty a second, and not at all while two scans ran. Every role must
-	// be given the same list: it picks the queue a job is inserted into.
+	// (scans), and fetched again as soon as a slot frees (river's fetch
+	// cooldown is 100 ms: a burst of deliveries was planned at most twenty
+	// a second, and not at all while two scans ran). Every role must be
+	// given the same list: it picks the queue a job is inserted into.
 	FastKinds []string
 	// FastWorkers is how many fast jobs this process works at once, on top
-	// of Workers (default DefaultFastWorkers; ignored without FastKinds or
-	// when Workers is 0).
+	// of Workers (default: as many as Workers, so that deliveries are
+	// planned with the same concurrency, and with one worker in the order
+	// they came, as before; ignored without FastKinds or when Workers is 0).
 	FastWorkers int
 	// Logger receives job failures and river's own logs; nil discards them.
 	Logger *slog.Logger
@@ -190,7 +188,7 @@ func New(s *store.Store, cfg Config) (*Queue, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.FastWorkers <= 0 {
-		cfg.FastWorkers = DefaultFastWorkers
+		cfg.FastWorkers = cfg.Workers
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
@@ -297,7 +295,9 @@ func (q *Queue) Start(ctx context.Context) error {
 	rc := q.riverConfig()
 	rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: q.cfg.Workers}}
 	if len(q.cfg.FastKinds) > 0 {
-		rc.Queues[QueueFast] = river.QueueConfig{MaxWorkers: q.cfg.FastWorkers}
+		// A fast job takes milliseconds: waiting river's default 100 ms
+		// between fetches would cap them at FastWorkers ten times a second.
+		rc.Queues[QueueFast] = river.QueueConfig{MaxWorkers: q.cfg.FastWorkers, FetchCooldown: river.FetchCooldownMin}
 	}
 	rc.Workers = river.NewWorkers()
 	longest := q.cfg.JobTimeout
