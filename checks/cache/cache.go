@@ -111,12 +111,24 @@ func BuildID(version string) string {
 
 // CachedUnits returns the results held for keys.
 func (f *File) CachedUnits(_ context.Context, keys []string) (map[string][]byte, error) {
-	out := map[string][]byte{}
-	err := f.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUnits)
+	return getMany(f.db, bucketUnits, keys, func(v []byte) []byte { return append([]byte(nil), v...) })
+}
+
+// PutCachedUnits stores unit results. Past maxRows units the bucket starts
+// over: a simple bound for a local cache, which refills on the next scan.
+func (f *File) PutCachedUnits(_ context.Context, _, _ string, units map[string][]byte, maxRows int) error {
+	return putMany(f.db, bucketUnits, units, maxRows, func(v []byte) []byte { return v })
+}
+
+// getMany reads keys from bucket; conv copies each value out of the
+// transaction (bbolt's values are valid only inside it).
+func getMany[V any](db *bolt.DB, bucket []byte, keys []string, conv func([]byte) V) (map[string]V, error) {
+	out := map[string]V{}
+	err := db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
 		for _, k := range keys {
 			if v := b.Get([]byte(k)); v != nil {
-				out[k] = append([]byte(nil), v...)
+				out[k] = conv(v)
 			}
 		}
 		return nil
@@ -124,22 +136,22 @@ func (f *File) CachedUnits(_ context.Context, keys []string) (map[string][]byte,
 	return out, err
 }
 
-// PutCachedUnits stores unit results. Past maxRows units the bucket starts
-// over: a simple bound for a local cache, which refills on the next scan.
-func (f *File) PutCachedUnits(_ context.Context, _, _ string, units map[string][]byte, maxRows int) error {
-	return f.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketUnits)
-		if maxRows > 0 && b.Stats().KeyN+len(units) > maxRows {
-			if err := tx.DeleteBucket(bucketUnits); err != nil {
+// putMany writes kv into bucket. When the bucket would pass maxRows keys
+// (0: no bound) it is emptied first.
+func putMany[V any](db *bolt.DB, bucket []byte, kv map[string]V, maxRows int, conv func(V) []byte) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucket)
+		if maxRows > 0 && b.Stats().KeyN+len(kv) > maxRows {
+			if err := tx.DeleteBucket(bucket); err != nil {
 				return err
 			}
 			var err error
-			if b, err = tx.CreateBucket(bucketUnits); err != nil {
+			if b, err = tx.CreateBucket(bucket); err != nil {
 				return err
 			}
 		}
-		for k, v := range units {
-			if err := b.Put([]byte(k), v); err != nil {
+		for k, v := range kv {
+			if err := b.Put([]byte(k), conv(v)); err != nil {
 				return err
 			}
 		}
@@ -205,37 +217,10 @@ func (f *File) PutEngine(db time.Time, check string, e checks.Engine) error {
 
 // LookupHashes returns the blob ids remembered for stat keys.
 func (f *File) LookupHashes(keys []string) (map[string]string, error) {
-	out := map[string]string{}
-	err := f.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHashes)
-		for _, k := range keys {
-			if v := b.Get([]byte(k)); v != nil {
-				out[k] = string(v)
-			}
-		}
-		return nil
-	})
-	return out, err
+	return getMany(f.db, bucketHashes, keys, func(v []byte) string { return string(v) })
 }
 
 // PutHashes remembers blob ids by stat key.
 func (f *File) PutHashes(ids map[string]string) error {
-	return f.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketHashes)
-		if b.Stats().KeyN+len(ids) > maxHashes {
-			if err := tx.DeleteBucket(bucketHashes); err != nil {
-				return err
-			}
-			var err error
-			if b, err = tx.CreateBucket(bucketHashes); err != nil {
-				return err
-			}
-		}
-		for k, v := range ids {
-			if err := b.Put([]byte(k), []byte(v)); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return putMany(f.db, bucketHashes, ids, maxHashes, func(v string) []byte { return []byte(v) })
 }
