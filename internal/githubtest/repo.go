@@ -122,6 +122,11 @@ func (r *Repo) ImportDir(branch, src string) string {
 	git("-c", "core.autocrlf=false", "add", "-A", "-f", ".")
 	sha := git("commit-tree", git("write-tree"), "-m", "import "+filepath.Base(src))
 	git("update-ref", "refs/heads/"+branch, sha)
+	// Packed, as GitHub serves a repository: from loose objects every
+	// clone had upload-pack find deltas and compress anew (a clone of
+	// trivy's source: 4.5 s; packed: 0.8 s), which the verdict of a first
+	// pull request then measured instead of gatehouse.
+	git("repack", "-a", "-d", "-q")
 	return sha
 }
 
