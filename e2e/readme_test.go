@@ -17,17 +17,8 @@ import (
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/internal/githubtest"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// cannotRun fails a test that cannot run here when CI is set (CI must
-// run it) and skips it otherwise, as checks/sandbox's tests do.
-func cannotRun(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("cannot run in CI: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // TestMakeServeOnAFreshMachine is README's `make serve` on a fresh
 // machine, as root (a stock home is 0700) and as a normal user: a checkout
@@ -45,10 +36,10 @@ func cannotRun(t *testing.T, format string, args ...any) {
 // `gatehouse db update` would.
 func TestMakeServeOnAFreshMachine(t *testing.T) {
 	if os.Geteuid() != 0 {
-		cannotRun(t, "needs root: to run serve as root and as another user")
+		testenv.CannotRun(t, "needs root: to run serve as root and as another user")
 	}
 	if _, err := exec.LookPath("make"); err != nil {
-		cannotRun(t, "no make: %v", err)
+		testenv.CannotRun(t, "no make: %v", err)
 	}
 	serve := makeServeCommand(t)
 	bin := binary(t) // the same package the Makefile builds, built once

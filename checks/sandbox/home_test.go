@@ -14,18 +14,8 @@ import (
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/checks/sandbox"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// cannotRun ends a test whose precondition the host does not meet: a skip
-// on a developer's machine, a failure in CI (CI is set), where a security
-// test that silently does not run would read as a pass.
-func cannotRun(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") != "" {
-		t.Fatalf("cannot run in CI: "+format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // TestRootWithPrivateHome is serve's default setup as root on a stock
 // machine: the binary, the data directory and the checkouts all under a
@@ -35,7 +25,7 @@ func cannotRun(t *testing.T, format string, args ...any) {
 // home.
 func TestRootWithPrivateHome(t *testing.T) {
 	if os.Geteuid() != 0 {
-		cannotRun(t, "needs root: the child must run as another user than the parent")
+		testenv.CannotRun(t, "needs root: the child must run as another user than the parent")
 	}
 	home := t.TempDir()
 	must(t, os.Chmod(home, 0o700))
@@ -73,7 +63,7 @@ func TestRootWithPrivateHome(t *testing.T) {
 	defer r.Close()
 	for _, l := range r.Layers() {
 		if !l.Active {
-			cannotRun(t, "layer %s unavailable: %s", l.Name, l.Detail)
+			testenv.CannotRun(t, "layer %s unavailable: %s", l.Name, l.Detail)
 		}
 	}
 	resp, err := r.Run(context.Background(), checks.Request{Target: checks.Target{Dir: dir},

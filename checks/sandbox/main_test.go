@@ -16,6 +16,7 @@ import (
 	"github.com/gatehouse/gatehouse/checks/deps/depstest"
 	"github.com/gatehouse/gatehouse/checks/registry"
 	"github.com/gatehouse/gatehouse/checks/sandbox"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
 // The test binary is its own sandbox child: started with ChildCommand as
@@ -183,7 +184,7 @@ func requireLayer(t *testing.T, r *sandbox.Runner, names ...string) {
 	for _, l := range r.Layers() {
 		for _, n := range names {
 			if l.Name == n && !l.Active {
-				cannotRun(t, "layer %s unavailable on this host: %s", n, l.Detail)
+				testenv.CannotRun(t, "layer %s unavailable on this host: %s", n, l.Detail)
 			}
 		}
 	}
