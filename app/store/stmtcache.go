@@ -39,16 +39,12 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, need := range []bool{
-		implements[driver.ConnPrepareContext](conn), implements[driver.ConnBeginTx](conn),
-		implements[driver.ExecerContext](conn), implements[driver.QueryerContext](conn),
-	} {
-		if !need {
-			_ = conn.Close()
-			return nil, errors.New("sqlite driver: connection lacks a context interface the statement cache needs")
-		}
+	cx, ok := conn.(contextConn)
+	if !ok {
+		_ = conn.Close()
+		return nil, errors.New("sqlite driver: connection lacks a context interface the statement cache needs")
 	}
-	cc := &cachingConn{Conn: conn}
+	cc := &cachingConn{contextConn: cx}
 	cc.stmts, _ = lru.NewLRU(stmtCacheSize, func(_ string, s *cachedStmt) {
 		s.evicted = true
 		if !s.busy {
@@ -58,9 +54,11 @@ func (c cachingConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	return cc, nil
 }
 
-func implements[T any](v any) bool {
-	_, ok := v.(T)
-	return ok
+// contextConn is what the cache needs of the driver's connection.
+type contextConn interface {
+	driver.Conn
+	driver.ConnPrepareContext
+	driver.ConnBeginTx
 }
 
 // cachingConn is one connection and its statements. database/sql uses a
@@ -69,7 +67,7 @@ func implements[T any](v any) bool {
 // query inside another's loop), so a busy statement is not reused: that
 // run gets a statement of its own, closed after it.
 type cachingConn struct {
-	driver.Conn
+	contextConn
 	stmts  *lru.LRU[string, *cachedStmt]
 	closed bool
 }
@@ -98,7 +96,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string, args int) (s *cach
 		if s, ok := c.stmts.Get(query); ok && !s.busy {
 			return s, false, nil
 		} else if !ok {
-			st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+			st, err := c.contextConn.PrepareContext(ctx, query)
 			if err != nil {
 				return nil, false, err
 			}
@@ -107,7 +105,7 @@ func (c *cachingConn) stmt(ctx context.Context, query string, args int) (s *cach
 			return s, false, nil
 		}
 	}
-	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
+	st, err := c.contextConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, false, err
 	}
@@ -147,30 +145,22 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 	return &cachedRows{Rows: rows, release: func() { c.release(s, own) }}, nil
 }
 
-func (c *cachingConn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
-	return c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, query)
-}
-
-func (c *cachingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
-}
-
 func (c *cachingConn) ResetSession(ctx context.Context) error {
-	if r, ok := c.Conn.(driver.SessionResetter); ok {
+	if r, ok := c.contextConn.(driver.SessionResetter); ok {
 		return r.ResetSession(ctx)
 	}
 	return nil
 }
 
 func (c *cachingConn) IsValid() bool {
-	if v, ok := c.Conn.(driver.Validator); ok {
+	if v, ok := c.contextConn.(driver.Validator); ok {
 		return v.IsValid()
 	}
 	return true
 }
 
 func (c *cachingConn) Ping(ctx context.Context) error {
-	if p, ok := c.Conn.(driver.Pinger); ok {
+	if p, ok := c.contextConn.(driver.Pinger); ok {
 		return p.Ping(ctx)
 	}
 	return nil
@@ -180,7 +170,7 @@ func (c *cachingConn) Ping(ctx context.Context) error {
 func (c *cachingConn) Close() error {
 	c.stmts.Purge() // the eviction callback closes each one not busy
 	c.closed = true
-	return c.Conn.Close()
+	return c.contextConn.Close()
 }
 
 // cachedRows gives its statement back when closed.
